@@ -1,0 +1,184 @@
+"""The library in a few calls: `solve`, `check`, `load_model`, `make_evaluator`.
+
+    import tot
+    result = tot.solve("game24", "4 9 10 13")
+    print(result.answer.text, result.usage.calls)
+    graph = result.tree.to_networkx()
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from tot import tasks
+from tot.core import Answer, Budget, Meter, Result
+from tot.errors import InputError
+from tot.evaluators import (
+    AllActions,
+    EnumerateGenerator,
+    LabelValuer,
+    OracleValuer,
+    ProposeGenerator,
+    SampledValuer,
+    ThoughtEvaluator,
+    UniformValuer,
+)
+from tot.model import Model
+
+GENERATORS = ("enumerate", "propose", "grammar", "all")
+VALUERS = ("labels", "sample", "oracle", "uniform")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named search configuration."""
+
+    strategy: str
+    generator: str
+    valuer: str
+    options: tuple[tuple[str, Any], ...]
+    description: str
+
+
+PRESETS = {
+    "fast": Preset(
+        "bfs",
+        "enumerate",
+        "labels",
+        (("breadth", 5), ("backtrack", True)),
+        "every legal step ranked by the model, one-pass label values, beam 5, backtracking when the beam fails",
+    ),
+    "paper": Preset(
+        "bfs",
+        "propose",
+        "sample",
+        (("breadth", 5), ("backtrack", False)),
+        "the paper's ToT-BFS: propose prompt, 3 sampled values, beam 5, no backtracking",
+    ),
+}
+
+DEFAULT_BUDGET = Budget(max_calls=300)
+
+_MODELS: dict[tuple[Any, ...], Model] = {}
+
+
+def load_model(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    threads: int | None = None,
+    n_gpu_layers: int | None = None,
+    seed: int = 0,
+) -> Model:
+    """A GGUF model through llama.cpp, loaded once per process and kept warm (default: Gemma 3 270M)."""
+    key = (None if path is None else os.fspath(path), threads, n_gpu_layers)
+    model = _MODELS.get(key)
+    if model is None:
+        from tot.llama import load
+
+        model = load(path, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)
+        _MODELS[key] = model
+    reseed = getattr(model, "reseed", None)
+    if reseed is not None:
+        reseed(seed)
+    return model
+
+
+def make_evaluator(
+    task: Any,
+    model: Model | None,
+    *,
+    generator: str = "enumerate",
+    valuer: str = "labels",
+    value_samples: int = 3,
+) -> ThoughtEvaluator:
+    """Combine a thought generator and a state valuer (see `tot.evaluators`) for `task`."""
+    if generator not in GENERATORS:
+        raise InputError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
+    if valuer not in VALUERS:
+        raise InputError(f"unknown evaluator {valuer!r}; choose from {', '.join(VALUERS)}")
+    needs_model = generator != "all" or valuer in ("labels", "sample")
+    if needs_model and model is None:
+        raise InputError(f"generator {generator!r} with evaluator {valuer!r} needs a model")
+    prompts = getattr(task, "prompts", None)
+    if needs_model and prompts is None:
+        raise InputError(f"task {task.name} has no prompts, so only --generator all with oracle/uniform values work")
+    gen: Any
+    if generator == "enumerate":
+        gen = EnumerateGenerator(task, prompts, model)  # type: ignore[arg-type]
+    elif generator in ("propose", "grammar"):
+        gen = ProposeGenerator(task, prompts, model, constrained=generator == "grammar")  # type: ignore[arg-type]
+    else:
+        gen = AllActions(task)
+    val: Any
+    if valuer == "labels":
+        val = LabelValuer(prompts, model)  # type: ignore[arg-type]
+    elif valuer == "sample":
+        val = SampledValuer(prompts, model, n=value_samples)  # type: ignore[arg-type]
+    elif valuer == "oracle":
+        val = OracleValuer(task)
+    else:
+        val = UniformValuer()
+    meter = model.meter if model is not None else Meter()
+    return ThoughtEvaluator(task, gen, val, meter)
+
+
+def solve(
+    task: str | Any,
+    puzzle: str,
+    *,
+    preset: str = "fast",
+    strategy: str | None = None,
+    generator: str | None = None,
+    valuer: str | None = None,
+    budget: Budget = DEFAULT_BUDGET,
+    model: Model | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> Result:
+    """Search for a solution of `puzzle`; returns a Result with the answer, the tree and the usage.
+
+    `preset` picks defaults (`fast` or `paper`); `strategy`, `generator`, `valuer` and
+    strategy `options` (e.g. `breadth=5`) override them. The default model is loaded
+    on first use unless `model` is given or no model is needed.
+    """
+    import strategies
+
+    task_obj = tasks.get(task) if isinstance(task, str) else task
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    chosen = PRESETS[preset]
+    strategy = strategy or chosen.strategy
+    generator = generator or chosen.generator
+    valuer = valuer or chosen.valuer
+    run = strategies.get(strategy)
+    root = task_obj.initial(puzzle)
+    needs_model = generator != "all" or valuer in ("labels", "sample")
+    if needs_model and model is None:
+        model = load_model(model_path, seed=seed)
+    evaluator = make_evaluator(task_obj, model, generator=generator, valuer=valuer)
+    merged = dict(chosen.options) if strategy == chosen.strategy else {}
+    merged.update(options)
+    result = run(task_obj, evaluator, root, budget=budget, seed=seed, **merged)
+    config = {
+        **result.config,
+        "task": task_obj.name,
+        "puzzle": puzzle,
+        "preset": preset,
+        "generator": generator,
+        "evaluator": valuer,
+        "model": None if model is None else model.name,
+    }
+    return replace(result, config=config)
+
+
+def check(task: str | Any, puzzle: str, answer: str) -> Answer:
+    """Verify a user-supplied answer to `puzzle` with the task's own rules."""
+    task_obj = tasks.get(task) if isinstance(task, str) else task
+    verify = getattr(task_obj, "check", None)
+    if verify is None:
+        raise InputError(f"task {task_obj.name} cannot check answers")
+    result: Answer = verify(task_obj.initial(puzzle), answer)
+    return result

@@ -1,0 +1,202 @@
+"""The `tot` command: thin Typer commands over the library. Errors print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from tot import api
+from tot.core import Budget
+from tot.errors import TotError
+
+app = typer.Typer(
+    help="Tree of Thoughts search on a local GGUF model.\n\n"
+    "Example: tot solve game24 4 9 10 13",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+
+EXIT_SOLVED, EXIT_UNSOLVED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def fail(error: TotError) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {error.message}", highlight=False)
+    raise typer.Exit(error.exit_code)
+
+
+ModelOpt = Annotated[
+    Optional[str], typer.Option("--model", help="Path to a GGUF model file. Default: Gemma 3 270M (Q4_K_M).")
+]
+ThreadsOpt = Annotated[Optional[int], typer.Option(help="CPU threads for llama.cpp. Default: all cores.")]
+GpuOpt = Annotated[
+    Optional[int], typer.Option("--n-gpu-layers", help="Layers offloaded to the GPU (-1 all). Default: all on Metal, 0 elsewhere.")
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed for sampling and tie-breaking; the same seed repeats a run.")]
+
+
+@app.command()
+def solve(
+    task: Annotated[str, typer.Argument(help="Task name (game24) or module:Class for your own task.")],
+    puzzle: Annotated[list[str], typer.Argument(help="The puzzle, e.g. 4 9 10 13.")],
+    preset: Annotated[
+        str, typer.Option(help="fast: every legal step ranked by the model, one-pass values, beam 5 with backtracking. "
+                          "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5).")
+    ] = "fast",
+    strategy: Annotated[Optional[str], typer.Option(help="Search strategy (default from the preset): bfs, best-first.")] = None,
+    generator: Annotated[
+        Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), propose, grammar, all (no model).")
+    ] = None,
+    evaluator: Annotated[
+        Optional[str], typer.Option(help="State values: labels (one pass), sample (paper, 3 samples), oracle, uniform.")
+    ] = None,
+    breadth: Annotated[Optional[int], typer.Option(help="BFS beam width b.")] = None,
+    backtrack: Annotated[
+        Optional[bool], typer.Option("--backtrack/--no-backtrack", help="BFS: search the pruned thoughts when the beam fails.")
+    ] = None,
+    max_calls: Annotated[Optional[int], typer.Option(help="Budget: model calls.")] = api.DEFAULT_BUDGET.max_calls,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Budget: evaluated + generated tokens.")] = None,
+    max_seconds: Annotated[Optional[float], typer.Option(help="Budget: wall seconds.")] = None,
+    max_nodes: Annotated[Optional[int], typer.Option(help="Budget: nodes expanded.")] = None,
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    n_gpu_layers: GpuOpt = None,
+    seed: SeedOpt = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result (with the whole tree) instead.")] = False,
+    show_tree: Annotated[bool, typer.Option("--tree/--no-tree", help="Draw the search tree.")] = True,
+) -> None:
+    """Search for a solution and print the verified answer, the path, the tree and the usage.
+
+    Exit codes: 0 solved, 1 no solution within budget, 2 bad input, 130 interrupted.
+    """
+    try:
+        budget = Budget(max_calls=max_calls, max_tokens=max_tokens, max_seconds=max_seconds, max_nodes=max_nodes)
+        options: dict[str, Any] = {}
+        if breadth is not None:
+            options["breadth"] = breadth
+        if backtrack is not None:
+            options["backtrack"] = backtrack
+        loaded = None
+        from tot import tasks
+
+        task_obj = tasks.get(task)
+        task_obj.initial(" ".join(puzzle))  # a malformed puzzle fails before the model loads
+        chosen = api.PRESETS.get(preset)
+        needs_model = chosen is None or (generator or chosen.generator) != "all" or (
+            evaluator or chosen.valuer
+        ) in ("labels", "sample")
+        if needs_model:
+            with console.status("loading model…", spinner="dots") if not as_json else _nothing():
+                loaded = api.load_model(model, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)
+        with console.status("searching…", spinner="dots") if not as_json else _nothing():
+            result = api.solve(
+                task_obj,
+                " ".join(puzzle),
+                preset=preset,
+                strategy=strategy,
+                generator=generator,
+                valuer=evaluator,
+                budget=budget,
+                model=loaded,
+                seed=seed,
+                **options,
+            )
+    except TotError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if as_json:
+        print(json.dumps(result.as_dict()))
+    else:
+        from tot.render import summary
+
+        console.print(summary(result, show_tree=show_tree))
+    if result.stop_reason == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_SOLVED if result.solved else EXIT_UNSOLVED)
+
+
+@app.command()
+def check(
+    task: Annotated[str, typer.Argument(help="Task name, e.g. game24.")],
+    puzzle: Annotated[str, typer.Argument(help='The puzzle, quoted: "4 9 10 13".')],
+    answer: Annotated[str, typer.Argument(help='Your answer, quoted: "(13-9)*(10-4)".')],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object instead.")] = False,
+) -> None:
+    """Verify an answer exactly with the task's own rules (exit 0 if correct, 1 if not)."""
+    try:
+        verdict = api.check(task, puzzle, answer)
+    except TotError as error:
+        fail(error)
+    if as_json:
+        print(json.dumps({"answer": verdict.text, "correct": verdict.verified, "detail": verdict.detail}))
+    elif verdict.verified:
+        console.print(f"[bold green]correct[/]: {verdict.text} {verdict.detail}", highlight=False)
+    else:
+        console.print(f"[bold red]wrong[/]: {verdict.text} {verdict.detail}", highlight=False)
+    raise typer.Exit(EXIT_SOLVED if verdict.verified else EXIT_UNSOLVED)
+
+
+@app.command()
+def doctor(
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    n_gpu_layers: GpuOpt = None,
+) -> None:
+    """Load the model and run one forward pass: checks the llama.cpp build and the model file."""
+    import platform
+    import subprocess
+
+    code = f"from tot.cli import _probe; _probe({model!r}, {threads!r}, {n_gpu_layers!r})"
+    # A child process, so that a crashing llama.cpp build (SIGILL) is reported instead of killing us.
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if run.returncode < 0:
+        errors.print(
+            f"[bold red]error:[/] llama.cpp crashed with signal {-run.returncode} on this CPU "
+            f"({platform.machine()}). Rebuild it with ./install.sh (it disables AMX kernels on x86-64), "
+            "or set TOT_CMAKE_ARGS for your hardware."
+        )
+        raise typer.Exit(EXIT_USAGE)
+    if run.returncode != 0:
+        message = (run.stderr.strip().splitlines() or ["unknown failure"])[-1]
+        errors.print(f"[bold red]error:[/] {message}", highlight=False)
+        raise typer.Exit(EXIT_USAGE)
+    name, seconds = run.stdout.split()[-2:]
+    console.print(f"[green]ok[/]: {name} loaded and ran a forward pass in {seconds} s", highlight=False)
+
+
+def _probe(model: str | None, threads: int | None, n_gpu_layers: int | None) -> None:
+    """Run in a child process by `doctor`: load the model, score one continuation, print name and seconds."""
+    import time
+
+    started = time.perf_counter()
+    try:
+        loaded = api.load_model(model, threads=threads, n_gpu_layers=n_gpu_layers)
+        loaded.score_continuations("The capital of France is", [" Paris"])
+    except TotError as error:
+        print(error.message, file=sys.stderr)
+        sys.exit(error.exit_code)
+    print(loaded.name, round(time.perf_counter() - started, 2))
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)

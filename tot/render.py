@@ -1,0 +1,124 @@
+"""Rich renderings of a Result: answer, path, search tree and usage. No search logic here."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from tot.core import Result, Usage
+from tot.tree import Node
+
+STYLE = {
+    "solution": "bold green",
+    "expanded": "cyan",
+    "kept": "white",
+    "pruned": "dim",
+    "frontier": "dim",
+    "dead": "dim red",
+}
+
+
+def node_label(node: Node, on_path: bool) -> Text:
+    text = Text()
+    if node.thought:
+        text.append(node.thought, style=STYLE.get(node.status, ""))
+    else:
+        text.append(f"start: {node.label}", style="bold")
+    if node.value is not None:
+        text.append(f"  v={node.value:.3f}", style="magenta")
+    if node.visits:
+        text.append(f"  n={node.visits}", style="blue")
+    if node.source:
+        text.append(f"  [{node.source}]", style="dim")
+    if node.goal:
+        text.append("  ✓", style="bold green")
+    elif node.status == "pruned":
+        text.append("  pruned", style="dim")
+    if on_path:
+        text.stylize("bold")
+    return text
+
+
+def tree_view(result: Result, *, max_children: int = 8) -> Tree:
+    """The search tree: expanded nodes in full; unexpanded children beyond `max_children` summarised."""
+    tree = result.tree
+    on_path = {id(n) for n in _solution_nodes(result)}
+    root = Tree(node_label(tree.root, True))
+    seen: set[int] = set()
+
+    def add(branch: Tree, node: Node) -> None:
+        seen.add(node.id)
+        important = [c for c in node.children if c.expanded_at is not None or c.goal or id(c) in on_path]
+        rest = [c for c in node.children if c not in important]
+        rest.sort(key=lambda c: -(c.value or 0.0))
+        shown = important + rest[: max(0, max_children - len(important))]
+        for child in shown:
+            if child.id in seen:
+                branch.add(Text(f"↪ {child.thought}  (reached before as node {child.id})", style="dim"))
+                continue
+            add(branch.add(node_label(child, id(child) in on_path)), child)
+        hidden = len(node.children) - len(shown)
+        if hidden > 0:
+            branch.add(Text(f"… {hidden} more unexpanded thoughts", style="dim"))
+
+    add(root, tree.root)
+    return root
+
+
+def _solution_nodes(result: Result) -> list[Node]:
+    for node in result.tree:
+        if node.status == "solution":
+            return node.path()
+    return []
+
+
+def usage_table(usage: Usage) -> Table:
+    table = Table(title="usage", show_header=False, box=None, padding=(0, 2))
+    rows = [
+        ("LLM calls", f"{usage.calls}"),
+        ("prompt tokens (requested / evaluated)", f"{usage.prompt_tokens} / {usage.prompt_tokens_evaluated}"),
+        ("generated tokens", f"{usage.generated_tokens}"),
+        ("nodes expanded / generated", f"{usage.nodes_expanded} / {usage.nodes_generated}"),
+        ("value cache hits", f"{usage.cache_hits}"),
+        ("wall seconds (in llama.cpp)", f"{usage.seconds:.2f} ({usage.model_seconds:.2f})"),
+    ]
+    if usage.proposal_lines:
+        rows.append(
+            (
+                "proposal lines (malformed / illegal / result repaired)",
+                f"{usage.proposal_lines} ({usage.proposals_malformed} / {usage.proposals_illegal} / "
+                f"{usage.proposals_repaired})",
+            )
+        )
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def summary(result: Result, *, show_tree: bool = True) -> RenderableType:
+    parts: list[RenderableType] = []
+    if result.solved and result.answer is not None:
+        parts.append(Panel(Text(result.answer.text, style="bold green"), title="answer (verified)", expand=False))
+    else:
+        reason = {
+            "exhausted": "the search space was exhausted",
+            "interrupted": "interrupted",
+        }.get(result.stop_reason, f"the {result.stop_reason} budget ran out")
+        parts.append(Panel(Text(f"no solution found within budget: {reason}", style="bold red"), expand=False))
+    if result.path:
+        path = Text()
+        for i, thought in enumerate(result.path, 1):
+            path.append(f"{i}. {thought}\n")
+        title = "path of thoughts" if result.solved else "best path so far"
+        parts.append(Panel(path, title=title, expand=False))
+    for note in result.notes:
+        parts.append(Text(f"note: {note}", style="yellow"))
+    if show_tree:
+        parts.append(tree_view(result))
+    parts.append(usage_table(result.usage))
+    config = ", ".join(f"{k}={v}" for k, v in result.config.items() if k not in ("puzzle",))
+    parts.append(Text(config, style="dim"))
+    return Group(*parts)
