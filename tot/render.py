@@ -71,7 +71,8 @@ def tree_view(result: Result, *, max_children: int = 8) -> Tree:
 def _solution_nodes(result: Result) -> list[Node]:
     for node in result.tree:
         if node.status == "solution":
-            return node.path()
+            path: list[Node] = node.path()
+            return path
     return []
 
 

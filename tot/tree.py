@@ -58,7 +58,7 @@ class Node:
         self.value: float | None = None
         self.visits = 0
         self.value_sum = 0.0
-        self.depth = 0 if parent is None else parent.depth + 1
+        self.depth: int = 0 if parent is None else parent.depth + 1
         self.children: list[Node] = []
         self.status = "frontier"  # frontier | kept | pruned | expanded | solution | dead
         self.expanded_at: int | None = None
