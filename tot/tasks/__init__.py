@@ -10,6 +10,7 @@ from tot.errors import InputError
 
 BUILTIN = {
     "game24": "tot.tasks.game24:Game24",
+    "crossword": "tot.tasks.crosswords:MiniCrossword",
 }
 
 
