@@ -27,8 +27,8 @@ from tot.evaluators import (
 )
 from tot.model import Model
 
-GENERATORS = ("enumerate", "propose", "grammar", "all")
-VALUERS = ("labels", "sample", "oracle", "uniform")
+GENERATORS = ("enumerate", "propose", "grammar", "all", "task")  # task: the task's own (`task.model_evaluator`)
+VALUERS = ("labels", "sample", "oracle", "uniform", "task")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,14 @@ PRESETS = {
         "sample",
         (("breadth", 5), ("backtrack", False)),
         "the paper's ToT-BFS: propose prompt, 3 sampled values, beam 5, no backtracking",
+    ),
+    "crossword": Preset(
+        "dfs",
+        "task",
+        "task",
+        (("max_steps", 100),),
+        "the paper's crossword DFS (best value first, prune dead boards, backtrack, at most 100 steps) on the "
+        "crossword's own evaluator (model answers and the word list ranked by the model)",
     ),
 }
 
@@ -98,9 +106,15 @@ def make_evaluator(
         raise InputError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
     if valuer not in VALUERS:
         raise InputError(f"unknown evaluator {valuer!r}; choose from {', '.join(VALUERS)}")
-    needs_model = generator != "all" or valuer in ("labels", "sample")
+    needs_model = generator != "all" or valuer in ("labels", "sample", "task")
     if needs_model and model is None:
         raise InputError(f"generator {generator!r} with evaluator {valuer!r} needs a model")
+    if "task" in (generator, valuer):
+        own = getattr(task, "model_evaluator", None)
+        if own is None:
+            raise InputError(f"task {task.name} has no evaluator of its own (generator/evaluator 'task')")
+        evaluator: ThoughtEvaluator = own(model, generator=generator, valuer=valuer)
+        return evaluator
     prompts = getattr(task, "prompts", None)
     if needs_model and prompts is None:
         raise InputError(f"task {task.name} has no prompts, so only --generator all with oracle/uniform values work")
@@ -128,7 +142,7 @@ def solve(
     task: str | Any,
     puzzle: str,
     *,
-    preset: str = "fast",
+    preset: str | None = None,
     strategy: str | None = None,
     generator: str | None = None,
     valuer: str | None = None,
@@ -140,13 +154,15 @@ def solve(
 ) -> Result:
     """Search for a solution of `puzzle`; returns a Result with the answer, the tree and the usage.
 
-    `preset` picks defaults (`fast` or `paper`); `strategy`, `generator`, `valuer` and
+    `preset` picks defaults (`fast`, `paper`, `crossword`; default: the task's own `preset`, else
+    `fast`); `strategy`, `generator`, `valuer` and
     strategy `options` (e.g. `breadth=5`) override them. The default model is loaded
     on first use unless `model` is given or no model is needed.
     """
     import strategies
 
     task_obj = tasks.get(task) if isinstance(task, str) else task
+    preset = preset or getattr(task_obj, "preset", "fast")
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
@@ -155,7 +171,7 @@ def solve(
     valuer = valuer or chosen.valuer
     run = strategies.get(strategy)
     root = task_obj.initial(puzzle)
-    needs_model = generator != "all" or valuer in ("labels", "sample")
+    needs_model = generator != "all" or valuer in ("labels", "sample", "task")
     if needs_model and model is None:
         model = load_model(model_path, seed=seed)
     evaluator = make_evaluator(task_obj, model, generator=generator, valuer=valuer)

@@ -46,9 +46,10 @@ def solve(
     task: Annotated[str, typer.Argument(help="Task name (game24) or module:Class for your own task.")],
     puzzle: Annotated[list[str], typer.Argument(help="The puzzle, e.g. 4 9 10 13.")],
     preset: Annotated[
-        str, typer.Option(help="fast: every legal step ranked by the model, one-pass values, beam 5 with backtracking. "
-                          "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5).")
-    ] = "fast",
+        Optional[str], typer.Option(help="fast: every legal step ranked by the model, one-pass values, beam 5 with backtracking. "
+                                    "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: the paper's "
+                                    "crossword DFS. Default: the task's own (crossword for crossword), else fast.")
+    ] = None,
     strategy: Annotated[Optional[str], typer.Option(help="Search strategy (default from the preset): bfs, best-first.")] = None,
     generator: Annotated[
         Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), propose, grammar, all (no model).")
@@ -87,10 +88,10 @@ def solve(
 
         task_obj = tasks.get(task)
         task_obj.initial(" ".join(puzzle))  # a malformed puzzle fails before the model loads
-        chosen = api.PRESETS.get(preset)
+        chosen = api.PRESETS.get(preset or str(getattr(task_obj, "preset", "fast")))
         needs_model = chosen is None or (generator or chosen.generator) != "all" or (
             evaluator or chosen.valuer
-        ) in ("labels", "sample")
+        ) in ("labels", "sample", "task")
         if needs_model:
             with console.status("loading model…", spinner="dots") if not as_json else _nothing():
                 loaded = api.load_model(model, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)
@@ -112,12 +113,16 @@ def solve(
     except KeyboardInterrupt:
         errors.print("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED)
+    report = getattr(task_obj, "report", None)  # a task's own grading and drawing of its result (crossword)
+    graded, view = report(" ".join(puzzle), result) if report is not None else ({}, None)
     if as_json:
-        print(json.dumps(result.as_dict()))
+        print(json.dumps({**result.as_dict(), **({"metrics": graded} if graded else {})}))
     else:
         from tot.render import summary
 
         console.print(summary(result, show_tree=show_tree))
+        if view is not None:
+            console.print(view)
     if result.stop_reason == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_SOLVED if result.solved else EXIT_UNSOLVED)
