@@ -1,4 +1,4 @@
-"""Tasks, found by name (`game24`), by entry point (`tot.tasks` group) or as `module:Class`."""
+"""Tasks, found by name (`game24`), by entry point (`tot.tasks` group), as `module:Class` or `path/file.py:Class`."""
 
 from __future__ import annotations
 
@@ -20,15 +20,34 @@ def names() -> list[str]:
 
 
 def _load(spec: str) -> Any:
-    module_name, _, attr = spec.partition(":")
+    module_name, _, attr = spec.rpartition(":")
     try:
-        module = import_module(module_name)
+        module = _load_file(module_name) if module_name.endswith(".py") else import_module(module_name)
     except ImportError as error:
         raise InputError(f"cannot import task module {module_name!r}: {error}") from error
     try:
         return getattr(module, attr)
     except AttributeError as error:
         raise InputError(f"module {module_name!r} has no {attr!r}") from error
+
+
+def _load_file(path: str) -> Any:
+    """The module in the Python file `path` (the user's own task file)."""
+    import sys
+    from importlib.util import module_from_spec, spec_from_file_location
+    from pathlib import Path
+
+    file = Path(path)
+    spec = spec_from_file_location(file.stem, file) if file.is_file() else None
+    if spec is None or spec.loader is None:
+        raise InputError(f"task file not found: {path}")
+    module = module_from_spec(spec)
+    sys.modules[file.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise InputError(f"cannot load task file {path}: {type(error).__name__}: {error}") from error
+    return module
 
 
 def get(name: str) -> Any:
