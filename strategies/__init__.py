@@ -1,10 +1,12 @@
 """Search strategies, found by name. Third-party packages add their own through the
 `tot.strategies` entry-point group: a function `(task, evaluator, root_state, *, budget, seed, **options) -> Result`.
+A strategy with a keyword option `model` (the baselines) is given the model itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import inspect
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
@@ -16,7 +18,12 @@ Strategy = Callable[..., Result]
 
 BUILTIN = {
     "bfs": "strategies.bfs:bfs",
+    "dfs": "strategies.dfs:dfs",
     "best-first": "strategies.best_first:best_first",
+    "mcts": "strategies.mcts:mcts",
+    "io": "strategies.baselines:io",
+    "cot": "strategies.baselines:cot",
+    "cot-sc": "strategies.baselines:cot_sc",
 }
 
 
@@ -36,3 +43,44 @@ def get(name: str) -> Strategy:
         if ep.name == name:
             return ep.load()  # type: ignore[no-any-return]
     raise InputError(f"unknown strategy {name!r}; choose from {', '.join(names())}")
+
+
+def takes_model(strategy: Strategy) -> bool:
+    """Whether `strategy` wants the model itself (a keyword option `model`), as the baselines do."""
+    return "model" in inspect.signature(strategy).parameters
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Raise `InputError` for an option the strategy called `name` does not take."""
+    parameters = inspect.signature(get(name)).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    known = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("budget", "model", "seed")]
+    for option in options:
+        if option not in known:
+            raise InputError(f"strategy {name} has no option {option!r}; its options: {', '.join(known)}")
+
+
+def parse_options(assignments: list[str]) -> dict[str, Any]:
+    """Strategy options from `KEY=VALUE` texts; values read as int, float, true/false, none, else text."""
+    options: dict[str, Any] = {}
+    for assignment in assignments:
+        name, sep, text = assignment.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"strategy options take KEY=VALUE, got {assignment!r}")
+        options[name.strip().replace("-", "_")] = _scalar(text.strip())
+    return options
+
+
+def _scalar(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

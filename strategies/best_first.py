@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Iterable
 from typing import Any
 
-from strategies.common import BudgetReached, Search
+from strategies.common import Search
 from tot.core import Budget, Evaluator, Result, Task
 from tot.tree import Node
 
@@ -26,13 +26,7 @@ def best_first(
 ) -> Result:
     """Greedy best-first (or A* with `path_cost=1`) from `root_state` until a goal or the budget."""
     search = Search("best-first", task, evaluator, root_state, budget, {"path_cost": path_cost, "seed": seed})
-    stop = "exhausted"
-    try:
-        expand_best_first(search, [search.root], path_cost=path_cost)
-    except BudgetReached as reached:
-        stop = reached.reason
-    except KeyboardInterrupt:
-        stop = "interrupted"
+    stop = search.run(lambda: expand_best_first(search, [search.root], path_cost=path_cost))
     return search.result(stop)
 
 

@@ -11,7 +11,7 @@ import random
 from typing import Any
 
 from strategies.best_first import expand_best_first
-from strategies.common import BudgetReached, Search, ranked
+from strategies.common import Search, ranked
 from tot.core import Budget, Evaluator, Result, Task
 from tot.errors import InputError
 from tot.tree import Node
@@ -37,10 +37,9 @@ def bfs(
     config = {"breadth": breadth, "selection": selection, "max_steps": max_steps, "backtrack": backtrack, "seed": seed}
     search = Search("bfs", task, evaluator, root_state, budget, config)
     rng = random.Random(seed)
-    frontier = [search.root]
-    stop = "exhausted"
-    try:
-        step = 0
+
+    def body() -> None:
+        frontier, step = [search.root], 0
         while frontier and not search.goals and (max_steps is None or step < max_steps):
             candidates: list[Node] = []
             for node in frontier:
@@ -68,10 +67,8 @@ def bfs(
             )
             open_nodes = [n for n in search.tree if n.expanded_at is None and n.status in ("pruned", "kept")]
             expand_best_first(search, ranked(open_nodes), path_cost=0.0)
-    except BudgetReached as reached:
-        stop = reached.reason
-    except KeyboardInterrupt:
-        stop = "interrupted"
+
+    stop = search.run(body)
     finals = [n for n in search.tree if n.status == "kept" and task.is_terminal(n.state)]
     return search.result(stop, finals=ranked(finals)[:breadth])
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from tot.core import Budget, Evaluator, Result, Task, Tracker
+from tot.core import Answer, Budget, Evaluator, Meter, Result, Task, Tracker
 from tot.tree import Node, SearchTree
 
 
@@ -20,6 +21,7 @@ class Search:
     """One search in progress: the tree, the budget tracker, and the two evaluator calls.
 
     Strategies call `expand` and `value` and never touch the model or the domain directly.
+    `meter` defaults to the evaluator's (model-free evaluators have none).
     """
 
     def __init__(
@@ -30,15 +32,20 @@ class Search:
         root_state: Any,
         budget: Budget,
         config: dict[str, Any],
+        *,
+        meter: Meter | None = None,
     ) -> None:
         self.strategy = strategy
         self.task = task
         self.evaluator = evaluator
         self.tree = SearchTree(task, root_state)
-        self.tracker = Tracker(budget, getattr(evaluator, "meter", None))
+        self.tracker = Tracker(budget, meter if meter is not None else getattr(evaluator, "meter", None))
         self.config = config
         self.notes: list[str] = []
         self.goals: list[Node] = []
+        # The evaluator's prior on each edge (parent id, child id): a node reached from two
+        # parents (a transposition) keeps one `prior`, the one from its first parent.
+        self.priors: dict[tuple[int, int], float] = {}
 
     @property
     def root(self) -> Node:
@@ -50,6 +57,15 @@ class Search:
         if reason is not None:
             raise BudgetReached(reason)
 
+    def run(self, body: Callable[[], str | None]) -> str:
+        """Run a strategy's loop; the stop reason: its own, "exhausted", a budget's name, or "interrupted"."""
+        try:
+            return body() or "exhausted"
+        except BudgetReached as reached:
+            return reached.reason
+        except KeyboardInterrupt:
+            return "interrupted"
+
     def expand(self, node: Node) -> list[Node]:
         """Ask the evaluator for thoughts from `node` and add them as children (shared by key)."""
         if node.expanded_at is not None:
@@ -60,28 +76,39 @@ class Search:
             return []
         children: list[Node] = []
         for candidate in self.evaluator.prior(node.state):
-            state = self.task.result(node.state, candidate.action)
-            child, created = self.tree.child(
-                node,
-                state,
-                action=candidate.action,
-                thought=candidate.thought,
-                source=candidate.source,
-                prior=candidate.prior,
+            child = self.add_child(
+                node, candidate.action, thought=candidate.thought, source=candidate.source, prior=candidate.prior
             )
-            if created:
-                self.tracker.nodes_generated += 1
-                if child.goal:
-                    self.goals.append(child)
-            if child not in children and child is not node:
-                children.append(child)
+            if child is not node:
+                edge = (node.id, child.id)
+                self.priors[edge] = self.priors.get(edge, 0.0) + candidate.prior
+                if child not in children:
+                    children.append(child)
         return children
+
+    def add_child(self, node: Node, action: Any, *, thought: str, source: str, prior: float) -> Node:
+        """The node reached by `action` from `node`, created (and counted, and checked for a goal) if new."""
+        state = self.task.result(node.state, action)
+        child, created = self.tree.child(node, state, action=action, thought=thought, source=source, prior=prior)
+        if created:
+            self.tracker.nodes_generated += 1
+            if child.goal:
+                self.goals.append(child)
+        return child
+
+    def prior(self, parent: Node, child: Node) -> float:
+        """The evaluator's prior for the edge `parent` -> `child` (the child's own prior if not recorded)."""
+        return self.priors.get((parent.id, child.id), child.prior)
 
     def value(self, node: Node) -> float:
         """The node's value, asking the evaluator once per node."""
         if node.value is None:
             node.value = self.evaluator.evaluate(node.state)
         return node.value
+
+    def dead(self, node: Node) -> bool:
+        """Whether `node` cannot lead to a goal: a terminal non-goal, or marked dead by the strategy."""
+        return node.status == "dead" or (not node.goal and self.task.is_terminal(node.state))
 
     def result(self, stop_reason: str, *, finals: list[Node] | None = None, best: Node | None = None) -> Result:
         """The Result: the first goal found (verified by the task), else the best node's path."""
@@ -101,13 +128,24 @@ class Search:
             for node in (finals or [])
             if self.task.is_terminal(node.state)
         )
+        return self.finish(
+            "solved" if self.goals else stop_reason,
+            answer,
+            best.thoughts() if best is not None else (),
+            candidates=candidates,
+        )
+
+    def finish(
+        self, stop_reason: str, answer: Answer | None, path: tuple[str, ...], *, candidates: tuple[Answer, ...] = ()
+    ) -> Result:
+        """The Result with a given answer and path, this search's tree, usage, notes and config."""
         return Result(
             strategy=self.strategy,
             answer=answer,
-            path=best.thoughts() if best is not None else (),
+            path=path,
             tree=self.tree,
             usage=self.tracker.usage(),
-            stop_reason="solved" if self.goals else stop_reason,
+            stop_reason=stop_reason,
             candidates=candidates,
             notes=tuple(self.notes),
             config={"strategy": self.strategy, **self.config},

@@ -171,12 +171,15 @@ def solve(
     valuer = valuer or chosen.valuer
     run = strategies.get(strategy)
     root = task_obj.initial(puzzle)
-    needs_model = generator != "all" or valuer in ("labels", "sample", "task")
+    needs_model = strategies.takes_model(run) or generator != "all" or valuer in ("labels", "sample", "task")
     if needs_model and model is None:
         model = load_model(model_path, seed=seed)
     evaluator = make_evaluator(task_obj, model, generator=generator, valuer=valuer)
     merged = dict(chosen.options) if strategy == chosen.strategy else {}
     merged.update(options)
+    strategies.check_options(strategy, merged)
+    if strategies.takes_model(run):
+        merged["model"] = model
     result = run(task_obj, evaluator, root, budget=budget, seed=seed, **merged)
     config = {
         **result.config,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 from rich.console import Console
 
+import strategies
 from tot import api
 from tot.core import Budget
 from tot.errors import TotError
@@ -50,7 +51,11 @@ def solve(
                                     "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: the paper's "
                                     "crossword DFS. Default: the task's own (crossword for crossword), else fast.")
     ] = None,
-    strategy: Annotated[Optional[str], typer.Option(help="Search strategy (default from the preset): bfs, best-first.")] = None,
+    strategy: Annotated[
+        Optional[str],
+        typer.Option(help="Search strategy (default from the preset): bfs, dfs, best-first, mcts, or the baselines "
+                     "io, cot, cot-sc (no search: the model answers directly, with one or several chains of thought)."),
+    ] = None,
     generator: Annotated[
         Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), propose, grammar, all (no model).")
     ] = None,
@@ -60,6 +65,14 @@ def solve(
     breadth: Annotated[Optional[int], typer.Option(help="BFS beam width b.")] = None,
     backtrack: Annotated[
         Optional[bool], typer.Option("--backtrack/--no-backtrack", help="BFS: search the pruned thoughts when the beam fails.")
+    ] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="DFS: prune children valued below this (default 0.01).")] = None,
+    simulations: Annotated[Optional[int], typer.Option(help="MCTS: simulations (default 1000).")] = None,
+    c_puct: Annotated[Optional[float], typer.Option(help="MCTS: exploration constant of PUCT (default 1.0).")] = None,
+    samples: Annotated[Optional[int], typer.Option(help="CoT-SC: chains of thought to vote over (default 10).")] = None,
+    set_options: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="Any strategy option, KEY=VALUE (repeatable), e.g. --set max_steps=100 --set rollouts=4."),
     ] = None,
     max_calls: Annotated[Optional[int], typer.Option(help="Budget: model calls.")] = api.DEFAULT_BUDGET.max_calls,
     max_tokens: Annotated[Optional[int], typer.Option(help="Budget: evaluated + generated tokens.")] = None,
@@ -83,6 +96,9 @@ def solve(
             options["breadth"] = breadth
         if backtrack is not None:
             options["backtrack"] = backtrack
+        named = {"threshold": threshold, "simulations": simulations, "c_puct": c_puct, "samples": samples}
+        options.update({name: value for name, value in named.items() if value is not None})
+        options.update(strategies.parse_options(set_options or []))
         loaded = None
         from tot import tasks
 
@@ -91,7 +107,7 @@ def solve(
         chosen = api.PRESETS.get(preset or str(getattr(task_obj, "preset", "fast")))
         needs_model = chosen is None or (generator or chosen.generator) != "all" or (
             evaluator or chosen.valuer
-        ) in ("labels", "sample", "task")
+        ) in ("labels", "sample", "task") or strategies.takes_model(strategies.get(strategy or chosen.strategy))
         if needs_model:
             with console.status("loading model…", spinner="dots") if not as_json else _nothing():
                 loaded = api.load_model(model, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)

@@ -207,6 +207,44 @@ VERDICT_PROMPT = (
 
 LABELS = {"sure": 20.0, "likely": 1.0, "impossible": 0.001}
 
+# The IO and CoT baselines: (numbers, steps, answer line).
+ANSWER_EXAMPLES = [
+    ("2 4 5 9", ["9 - 5 = 4 (left: 2 4 4)", "2 + 4 = 6 (left: 4 6)", "4 * 6 = 24 (left: 24)"], "(2 + 4) * (9 - 5) = 24"),
+    ("3 6 7 10", ["6 / 3 = 2 (left: 2 7 10)", "7 * 2 = 14 (left: 10 14)", "10 + 14 = 24 (left: 24)"], "7 * (6 / 3) + 10 = 24"),
+    ("1 5 6 8", ["8 - 5 = 3 (left: 1 3 6)", "3 + 1 = 4 (left: 4 6)", "6 * 4 = 24 (left: 24)"], "6 * (8 - 5 + 1) = 24"),
+    ("4 4 7 8", ["7 * 4 = 28 (left: 4 8 28)", "8 - 4 = 4 (left: 4 28)", "28 - 4 = 24 (left: 24)"], "7 * 4 - (8 - 4) = 24"),
+    ("2 6 8 11", ["11 - 8 = 3 (left: 2 3 6)", "6 + 2 = 8 (left: 3 8)", "8 * 3 = 24 (left: 24)"], "(6 + 2) * (11 - 8) = 24"),
+]
+
+IO_PROMPT = (
+    "Use each of the four numbers exactly once, with + - * / and parentheses, to make 24.\n"
+    + "".join(f"Input: {n}\nAnswer: {answer}\n" for n, _, answer in ANSWER_EXAMPLES)
+    + "Input: {numbers}\n"
+)
+
+COT_PROMPT = (
+    "Use each of the four numbers exactly once, with + - * /, to make 24. Work in steps: each step combines"
+    " two of the numbers left into one new number. Then write the whole expression.\n"
+    + "".join(
+        f"Input: {n}\nSteps:\n" + "".join(f"{step}\n" for step in steps) + f"Answer: {answer}\n"
+        for n, steps, answer in ANSWER_EXAMPLES
+    )
+    + "Input: {numbers}\nSteps:\n"
+)
+
+_ANSWER_LINE = re.compile(r"^\s*answer\s*:(.*)$", re.IGNORECASE)
+
+
+def parse_answer(text: str) -> str | None:
+    """The expression on the last `Answer: <expression> = 24` line of a completion, or None."""
+    for line in reversed(text.splitlines()):
+        match = _ANSWER_LINE.match(line)
+        if match is None:
+            continue
+        sides = [side.strip() for side in match.group(1).split("=")]
+        return next((side for side in sides if side and side != "24"), sides[0] or None)
+    return None
+
 _NUMBER = r"-?\d+(?:\s*/\s*\d+)?"
 _STEP_LINE = re.compile(rf"^\s*(?:\d+\.\s*)?(\d+(?:/\d+)?)\s*([+\-*/×x÷])\s*(\d+(?:/\d+)?)\s*=\s*({_NUMBER})?")
 _OP_NAMES = {"+": "+", "-": "-", "*": "*", "/": "/", "×": "*", "x": "*", "÷": "/"}
@@ -283,6 +321,15 @@ class Game24Prompts:
 
     def verdict_prompt(self, state: State) -> str:
         return VERDICT_PROMPT.replace("{numbers}", show_numbers(state))
+
+    def io_prompt(self, state: State) -> str:
+        return IO_PROMPT.replace("{numbers}", show_numbers(state))
+
+    def cot_prompt(self, state: State) -> str:
+        return COT_PROMPT.replace("{numbers}", show_numbers(state))
+
+    def parse_answer(self, text: str) -> str | None:
+        return parse_answer(text)
 
 
 def load_puzzles() -> list[str]:

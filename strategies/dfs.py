@@ -1,0 +1,91 @@
+"""Depth-first search as in the paper's crosswords search: best child first, prune, backtrack.
+
+Each step expands one state and values its children; the children are tried in
+descending value (ties by creation order). A child valued below `threshold`, or
+that the task marks dead (a terminal state that is not a goal), is pruned; a state
+with nothing left to try is a dead end and the search backtracks. At most
+`max_children` children are tried per state and `max_steps` states expanded in all
+(the paper used 100 steps). It stops at the first goal, or returns the best state seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from strategies.common import Search, ranked
+from tot.core import Budget, Evaluator, Result, Task
+from tot.errors import InputError
+from tot.tree import Node
+
+
+def dfs(
+    task: Task[Any, Any],
+    evaluator: Evaluator[Any, Any],
+    root_state: Any,
+    *,
+    budget: Budget = Budget(),
+    threshold: float = 0.01,
+    max_children: int | None = None,
+    max_steps: int | None = None,
+    seed: int = 0,
+) -> Result:
+    """Depth-first search from `root_state`: first goal found, or the best state seen within the limits.
+
+    With `max_children=None` and `max_steps=None` the search is complete: only pruning
+    (`threshold`) and the budget leave states unexplored.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise InputError(f"threshold must be between 0 and 1, got {threshold}")
+    for name, limit in (("max_children", max_children), ("max_steps", max_steps)):
+        if limit is not None and limit <= 0:
+            raise InputError(f"{name} must be positive, got {limit}")
+    config = {"threshold": threshold, "max_children": max_children, "max_steps": max_steps, "seed": seed}
+    search = Search("dfs", task, evaluator, root_state, budget, config)
+
+    def body() -> str | None:
+        stack: list[Iterator[Node]] = []
+        node: Node | None = search.root
+        steps = 0
+        while node is not None:
+            if max_steps is not None and steps >= max_steps:
+                return "steps"
+            search.check()
+            steps += 1
+            children = search.expand(node)
+            if search.goals:
+                return None
+            for child in children:
+                if not search.dead(child):
+                    search.check()
+                    search.value(child)
+            stack.append(_to_try(search, ranked(children), threshold, max_children))
+            node = None
+            while stack and node is None:
+                node = next(stack[-1], None)
+                if node is None:
+                    stack.pop()  # every child tried: backtrack
+        return None
+
+    return search.result(search.run(body))
+
+
+def _to_try(search: Search, children: list[Node], threshold: float, max_children: int | None) -> Iterator[Node]:
+    """The children to descend into, best first; marks the pruned and dead ones as it passes them.
+
+    Lazy, so a child that another branch has explored meanwhile (a transposition) is skipped.
+    """
+    tried = 0
+    for child in children:
+        if max_children is not None and tried >= max_children:
+            return
+        if child.expanded_at is not None:
+            continue
+        if search.dead(child):
+            child.status = "dead"
+            continue
+        if (child.value or 0.0) < threshold:
+            child.status = "pruned"
+            continue
+        tried += 1
+        yield child
