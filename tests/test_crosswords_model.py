@@ -1,0 +1,39 @@
+"""Mini crosswords on the real default model: the model ranks answers, and a small DFS search runs."""
+
+from __future__ import annotations
+
+import pytest
+
+import tot
+from tot.core import Budget
+from tot.model import Model
+from tot.tasks import crosswords as cw
+
+pytestmark = pytest.mark.model
+
+
+def test_the_model_ranks_the_true_answer_first_among_fitting_words(model: Model) -> None:
+    task = cw.MiniCrossword()
+    judge = cw.ClueJudge(task, model)
+    for clue, pattern, answer in (("An engine", "M_T_R", "MOTOR"), ("A mistake", "E_R_R", "ERROR")):
+        words = set(task.words.matches(pattern))
+        assert answer in words and len(words) > 1
+        judge.score({clue: words})
+        ranked = sorted(words, key=lambda w: -judge.logprobs[clue][w])
+        assert ranked[0] == answer, ranked[:5]
+
+
+def test_a_small_dfs_search_fills_a_consistent_board(model: Model) -> None:
+    task = cw.MiniCrossword()
+    result = tot.solve(task, "5", budget=Budget(max_calls=30), model=model)
+    assert result.config["strategy"] == "dfs" and result.config["preset"] == "crossword"
+    assert result.path, "no fill at all"
+    board = task.final_board("5", result)
+    assert len(board.chosen) == len(result.path)
+    for slot in board.chosen:
+        assert cw.BLANK not in board.pattern(slot)
+    graded = cw.metrics("5", result)
+    assert set(graded) == {"letters", "words", "game"} and all(0.0 <= v <= 1.0 for v in graded.values())
+    # One prior() asks the model once per open clue at most twice (answers, then scores): bounded overshoot.
+    assert result.usage.calls <= 30 + 2 * len(cw.SLOTS)
+    assert result.usage.proposal_lines > 0
