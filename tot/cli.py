@@ -111,7 +111,10 @@ def solve(
         if needs_model:
             with console.status("loading model…", spinner="dots") if not as_json else _nothing():
                 loaded = api.load_model(model, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)
-        with console.status("searching…", spinner="dots") if not as_json else _nothing():
+        with console.status("searching…", spinner="dots") if not as_json else _nothing() as status:
+            watch = getattr(task_obj, "watching", None)  # tasks that can draw the state being expanded
+            if status is not None and watch is not None:
+                watch(status.update)
             result = api.solve(
                 task_obj,
                 " ".join(puzzle),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib.resources import files
@@ -200,6 +200,7 @@ class MiniCrossword:
         sure/maybe/impossible pruning, `scale` how fast a board's value falls with its words' likelihood.
         """
         self._words = words
+        self._show: Callable[[Any], None] | None = None
         self.options: dict[str, Any] = {"width": width, "cap": cap, "propose": propose, "samples": samples,
                                         "judge": judge, "scale": scale}
 
@@ -213,6 +214,17 @@ class MiniCrossword:
     def initial(self, puzzle: str) -> Board:
         return Board(load_clues(puzzle))
 
+    def watching(self, show: Callable[[Any], None] | None) -> None:
+        """Call `show` with a drawing of each board the search expands (the CLI's live view); None stops."""
+        self._show = show
+
+    def expanding(self, board: Board) -> None:
+        """Tell the watcher, if any, that `board` is being expanded."""
+        if self._show is not None:
+            from tot.render_crossword import grid
+
+            self._show(grid(board.cells))
+
     def candidates(self, board: Board, slot: int) -> tuple[str, ...]:
         """The word-list words that fit clue `slot` on `board`."""
         return self.words.matches(board.pattern(slot))
@@ -223,6 +235,7 @@ class MiniCrossword:
         Branching on one clue at a time loses no grid: every complete grid fills that clue
         somehow. `result` also takes fits of words outside the list (the model's own).
         """
+        self.expanding(board)
         open_slots = board.open_slots()
         if not open_slots:
             return []
@@ -577,6 +590,7 @@ class CrosswordThoughts:
 
     def __call__(self, board: Board) -> list[Candidate[Fill]]:
         judge = self.judge
+        judge.task.expanding(board)
         open_slots = board.open_slots()
         incomplete = [s for s in open_slots if not judge.complete(board, s)]
         if incomplete:
