@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.config import Puzzle, select_puzzles, split_list
-from benchmarks.harness import Job, ModelSpec, Progress, Record, Summary, execute, job_key, model_spec
+from benchmarks.harness import Job, ModelSpec, Progress, Record, Summary, execute, job_key, model_name, model_spec
 from tot.api import VALUERS
 from tot.errors import InputError
 from tot.model import Model
@@ -171,8 +171,7 @@ def summarize(records: Sequence[Record]) -> list[ValueRow]:
     for record in records:
         if record.get("kind") != "values":
             continue
-        model = (record.get("model") or {}).get("file") or "-"
-        groups.setdefault((record["task"], model, record["config"]["valuer"]), []).append(record)
+        groups.setdefault((record["task"], model_name(record), record["config"]["valuer"]), []).append(record)
     rows = []
     for (task, model, valuer), lines in groups.items():
         states = [state for line in lines for state in line["states"]]

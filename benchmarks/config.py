@@ -20,7 +20,7 @@ import inspect
 import itertools
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,8 +68,8 @@ class RunConfig:
         return self.evaluator == "none" or self.generator != "all" or self.valuer not in MODEL_FREE_VALUERS
 
     def same_search(self) -> str:
-        """What decides the search, without the preset's name: two configurations equal here are one."""
-        return json.dumps({k: v for k, v in self.as_dict().items() if k != "preset"}, sort_keys=True)
+        """What decides the search, without the names of preset and evaluator: configurations equal here are one."""
+        return json.dumps({k: v for k, v in self.as_dict().items() if k not in ("preset", "evaluator")}, sort_keys=True)
 
     def as_dict(self) -> dict[str, Any]:
         """The configuration as stored in each result line (and used to tell configurations apart)."""
@@ -124,20 +124,12 @@ def split_list(value: Any) -> list[Any]:
 
 
 def parse_scalar(text: Any) -> Scalar:
-    """A strategy option value from text: int, float, true/false, none, else the string itself."""
+    """An option value from text, read as `tot solve --set` reads it: int, float, true/false, none, else text."""
     if not isinstance(text, str):
         return text
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    import strategies
+
+    return strategies.parse_options([f"value={text}"])["value"]
 
 
 def parse_rows(text: str, count: int) -> list[int]:
@@ -295,7 +287,7 @@ def _grid(values: Mapping[str, Any], defaults: Grid) -> Grid:
             budgets[kind] = tuple(_limit(kind, item) for item in items)
     options = dict(defaults.options)
     for name, raw in (values.get("options") or {}).items():
-        items = split_list(raw) if not isinstance(raw, bool) else [raw]
+        items = [raw] if raw is None or isinstance(raw, bool) else split_list(raw)
         if not items:
             raise InputError(f"option {name!r} has no value")
         options[name] = tuple(parse_scalar(item) for item in items)
@@ -323,17 +315,6 @@ def _limit(kind: str, value: Any) -> float | None:
     if limit <= 0:
         raise InputError(f"budget {kind} must be positive, got {value!r}")
     return limit
-
-
-def parse_set(assignments: Iterable[str]) -> dict[str, str]:
-    """Strategy options from `--set name=v1,v2` flags."""
-    options: dict[str, str] = {}
-    for assignment in assignments:
-        name, sep, value = assignment.partition("=")
-        if not sep or not name.strip():
-            raise InputError(f"--set takes NAME=VALUE[,VALUE...], got {assignment!r}")
-        options[name.strip().replace("-", "_")] = value
-    return options
 
 
 def load_file(path: str | Path) -> dict[str, Any]:

@@ -164,22 +164,8 @@ class ResultsFile:
         """Read the finished lines; cut off a half-written (or unreadable) last line."""
         with open(self.path, "rb") as handle:
             data = handle.read()
-        keep = data.rfind(b"\n") + 1
-        lines = data[:keep].split(b"\n")[:-1]
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                if number == len(lines):  # the last write was torn: redo it
-                    keep -= len(line) + 1
-                    break
-                raise InputError(
-                    f"{self.path}: line {number} is not valid JSON; remove it or write to another --out"
-                ) from None
-            if not isinstance(record, dict) or "key" not in record:
-                raise InputError(f"{self.path}: line {number} is not a tot benchmark line; use another --out")
+        records, keep = parse_lines(data, self.path)
+        for record in records:
             self.done.setdefault(str(record["key"]), record)
         if keep < len(data):
             os.ftruncate(self.fd, keep)
@@ -196,28 +182,43 @@ class ResultsFile:
         self.done.setdefault(str(record["key"]), record)
 
 
+def parse_lines(data: bytes, path: str | os.PathLike[str]) -> tuple[list[Record], int]:
+    """The lines of a results file and the length of its sound part (a torn or unreadable last line is not)."""
+    keep = data.rfind(b"\n") + 1
+    lines = data[:keep].split(b"\n")[:-1]
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if number == len(lines):  # the last write was torn: its job is redone
+                keep -= len(line) + 1
+                break
+            raise InputError(f"{path}: line {number} is not valid JSON; remove it or write to another --out") from None
+        if not isinstance(record, dict) or "key" not in record or "kind" not in record:
+            raise InputError(f"{path}: line {number} is not a tot benchmark line; use another --out")
+        records.append(record)
+    return records, keep
+
+
 def read_records(paths: Sequence[str | os.PathLike[str]]) -> list[Record]:
-    """Every finished line of `paths` (first of each key), skipping a torn last line."""
+    """Every finished line of `paths` (the first of each key), without a torn last line."""
     records: dict[str, Record] = {}
     for path in paths:
         try:
             data = Path(path).read_bytes()
         except OSError as error:
             raise InputError(f"cannot read {path}: {error.strerror or error}") from None
-        lines = data.split(b"\n")
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                if number >= len(lines) - 1:
-                    continue  # a torn last line: the run that wrote it will redo it
-                raise InputError(f"{path}: line {number} is not valid JSON") from None
-            if not isinstance(record, dict) or "key" not in record or "kind" not in record:
-                raise InputError(f"{path}: line {number} is not a tot benchmark line")
+        for record in parse_lines(data, path)[0]:
             records.setdefault(str(record["key"]), record)
     return list(records.values())
+
+
+def model_name(record: Record) -> str:
+    """The model file a line was measured with ("-" for model-free lines)."""
+    return str((record.get("model") or {}).get("file") or "-")
 
 
 @functools.lru_cache(maxsize=1)
