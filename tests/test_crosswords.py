@@ -231,3 +231,11 @@ def test_cli_bad_crosswords_exit_2(args: list[str]) -> None:
 def test_cli_check_crossword_grid() -> None:
     out = CliRunner().invoke(app, ["check", "crossword", "0", "AAAAA AAAAA AAAAA AAAAA AAAAA"])
     assert out.exit_code == 1 and "not in the word list" in out.output
+
+
+def test_a_word_of_the_clue_itself_is_penalised() -> None:
+    task = MiniCrossword(WordList(["SALON", "SALLE"]))
+    judge = ClueJudge(task, ScriptedModel(score=lambda prompt, text: -2.0), cap=50)
+    judge.score({"A salon; a hall": {"SALON", "SALLE"}})
+    assert judge.lp("A salon; a hall", "SALLE") == -2.0
+    assert judge.lp("A salon; a hall", "SALON") == -2.0 - cw.ECHO_PENALTY

@@ -435,6 +435,7 @@ Verdict:"""
 
 JUDGE_LABELS = (" sure", " maybe", " impossible")
 CONFIDENCE = {"certain": 2.0, "high": 1.5, "medium": 1.0, "low": 0.5}  # log-likelihood bonus, in nats
+ECHO_PENALTY = 6.0  # nats off a word of the clue itself (SALON for "A salon; a hall"): 1 of the 1560 answers is one
 _PROPOSAL = re.compile(r"^\s*([hv][1-5])\s*[.:)]?\s*([A-Za-z]{5})\b[^(]*(?:\((certain|high|medium|low)\))?", re.I)
 
 
@@ -519,6 +520,11 @@ class ClueJudge:
         else:
             words.update(w for w in self.logprobs.get(clue, {}) if fits(w, pattern))
         return words
+
+    def lp(self, clue: str, word: str) -> float:
+        """log P(word | clue), less `ECHO_PENALTY` when the word is a word of the clue. The word must be scored."""
+        echo = word in re.findall(r"[A-Z]+", clue.upper())
+        return self.logprobs[clue][word] - (ECHO_PENALTY if echo else 0.0)
 
     def alive(self, board: Board, slot: int) -> bool:
         """Exact: some word of the list, or one the model proposed for this clue, fits `slot`."""
@@ -606,7 +612,7 @@ class CrosswordThoughts:
                 continue
             clue = board.clues[s]
             bonus = judge.proposed.get(clue, {})
-            raw = {w: judge.logprobs[clue][w] + bonus.get(w, 0.0) for w in words}
+            raw = {w: judge.lp(clue, w) + bonus.get(w, 0.0) for w in words}
             norm = _logsumexp(raw.values()) if judge.complete(board, s) else 0.0
             scored.extend((lp - norm, s, w) for w, lp in raw.items())
         scored.sort(key=lambda item: (-item[0], item[1], item[2]))
@@ -651,7 +657,7 @@ class CrosswordValue:
         for s, words in pools.items():
             wanted.setdefault(board.clues[s], set()).update(words)
         judge.score(wanted)
-        logs = [max(judge.logprobs[board.clues[s]][w] for w in words) for s, words in pools.items() if words]
+        logs = [max(judge.lp(board.clues[s], w) for w in words) for s, words in pools.items() if words]
         if judge.judge_enabled:
             for s in board.open_slots():
                 pattern = board.pattern(s)
