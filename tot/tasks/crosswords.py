@@ -543,6 +543,13 @@ class ClueJudge:
                 for word, lp in zip(missing, self.model.score_continuations(prompt, [" " + w.lower() for w in missing])):
                     known[word] = lp
 
+    def score_slots(self, board: Board, pools: dict[int, set[str]]) -> None:
+        """Score the candidate words `pools` of the clues of `board` (see `score`)."""
+        wanted: dict[str, set[str]] = {}
+        for slot, words in pools.items():
+            wanted.setdefault(board.clues[slot], set()).update(words)
+        self.score(wanted)
+
     def propose(self, board: Board, slots: Sequence[int]) -> None:
         """Ask the model for answers to the clues `slots` of `board`; remember them per clue.
 
@@ -602,10 +609,7 @@ class CrosswordThoughts:
         if incomplete:
             judge.propose(board, incomplete)
         pools = {s: judge.candidates(board, s) for s in open_slots}
-        wanted: dict[str, set[str]] = {}
-        for s, words in pools.items():
-            wanted.setdefault(board.clues[s], set()).update(words)
-        judge.score(wanted)
+        judge.score_slots(board, pools)
         scored: list[tuple[float, int, str]] = []
         for s, words in pools.items():
             if not words:
@@ -653,10 +657,7 @@ class CrosswordValue:
                 pools[s] = {pattern}
             elif pattern != BLANK * SIZE and judge.complete(board, s):
                 pools[s] = judge.candidates(board, s)
-        wanted: dict[str, set[str]] = {}
-        for s, words in pools.items():
-            wanted.setdefault(board.clues[s], set()).update(words)
-        judge.score(wanted)
+        judge.score_slots(board, pools)
         logs = [max(judge.lp(board.clues[s], w) for w in words) for s, words in pools.items() if words]
         if judge.judge_enabled:
             for s in board.open_slots():
