@@ -294,18 +294,29 @@ def update_markdown(path: str | os.PathLike[str], text: str) -> None:
     file = Path(path)
     block = f"{BEGIN}\n{text.rstrip()}\n{END}"
     current = file.read_text(encoding="utf-8") if file.exists() else "# Benchmark results\n"
+    heading = "\n## Benchmark runs\n"
     if BEGIN in current and END in current:
         start = current.index(BEGIN)
         end = current.index(END, start) + len(END)
         updated = current[:start] + block + current[end:]
+    elif heading in current:  # at the end of the existing section
+        start = current.index(heading) + len(heading)
+        end = current.find("\n## ", start)
+        end = len(current) if end < 0 else end + 1
+        updated = current[:end].rstrip("\n") + "\n\n" + block + "\n" + ("\n" + current[end:] if end < len(current) else "")
     else:
-        updated = current.rstrip("\n") + "\n\n## Benchmark runs\n\n" + block + "\n"
+        updated = current.rstrip("\n") + "\n" + heading + "\n" + block + "\n"
     file.parent.mkdir(parents=True, exist_ok=True)
     file.write_text(updated, encoding="utf-8")
 
 
 def curves(records: Sequence[Record], task: str, x: str, y: str = "solved") -> dict[str, list[tuple[float, float]]]:
-    """Points (mean compute per puzzle, success rate) per configuration without its budget, sorted by compute."""
+    """Per configuration (budget aside), the share of puzzles solved within x compute: a step curve from (0, 0).
+
+    A puzzle counts from the compute its search had spent when it stopped (on a solution). Of a
+    configuration's runs with several budgets the one with the most compute is drawn: a search
+    with a smaller budget makes the same decisions up to its limit, so it lies on this curve.
+    """
     measure = COMPUTE[x][1]
     groups: dict[str, dict[str, list[Record]]] = {}
     mine = [r for r in records if r.get("kind") == "search" and r["task"] == task]
@@ -313,18 +324,26 @@ def curves(records: Sequence[Record], task: str, x: str, y: str = "solved") -> d
     for record in mine:
         config = dict(record["config"])
         budget = json.dumps(config.pop("budget", {}), sort_keys=True)
-        cells = describe(config | {"budget": {}})
+        cells = describe(config)
         label = " · ".join(part for part in (cells["protocol"], cells["strategy"], cells["evaluator"]) if part != "-")
         if several_models:
             label += f" · {model_name(record)}"
         groups.setdefault(label, {}).setdefault(budget, []).append(record)
     lines = {}
     for label, budgets in groups.items():
-        points = []
-        for lines_at_budget in budgets.values():
-            successes = [_success(r, y) for r in lines_at_budget]
-            points.append((statistics.fmean(measure(r) for r in lines_at_budget), statistics.fmean(successes)))
-        lines[label] = sorted(points)
+        ranked = sorted(enumerate(budgets.items()), key=lambda item: (sum(measure(r) for r in item[1][1]), item[0]))
+        budget, run = ranked[-1][1]  # the most compute; of equals, the last (largest) budget
+        gains: dict[float, float] = {}
+        for record in run:
+            gains[measure(record)] = gains.get(measure(record), 0.0) + _success(record, y)
+        points, total = [(0.0, 0.0)], 0.0
+        for cost in sorted(gains):
+            total += gains[cost]
+            points.append((cost, total / len(run)))
+        if points[-1][0] < max(measure(r) for r in run):  # the plateau: compute spent on puzzles never solved
+            points.append((max(measure(r) for r in run), total / len(run)))
+        limits = describe({"budget": json.loads(budget)})["budget"]
+        lines[f"{label} · {limits}"] = points
     return lines
 
 
@@ -350,24 +369,24 @@ def plot(records: Sequence[Record], prefix: str | os.PathLike[str], *, xs: Seque
     for task in tasks:
         for x in xs:
             lines = curves(records, task, x, y)
-            figure, axes = plt.subplots(figsize=(8, 5))
-            for label, points in lines.items():
-                axes.plot([p[0] for p in points], [100 * p[1] for p in points], marker="o", label=label)
-            every_x = [p[0] for points in lines.values() for p in points]
-            if every_x and min(every_x) > 0 and max(every_x) / min(every_x) > 20:
-                axes.set_xscale("log")
-            axes.set_xlabel(f"mean {COMPUTE[x][0]} per puzzle")
-            axes.set_ylabel(f"{y.replace('_', ' ')} (% of puzzles)")
+            figure, axes = plt.subplots(figsize=(8, 4.5))
+            for number, (label, points) in enumerate(lines.items()):
+                style = ("-", "--", ":", "-.")[number // 10 % 4]  # the colour cycle has 10 colours
+                axes.step([p[0] for p in points], [100 * p[1] for p in points], where="post", label=label, linestyle=style)
+            positive = [p[0] for points in lines.values() for p in points if p[0] > 0]
+            if positive and max(positive) / min(positive) > 20:
+                axes.set_xscale("symlog", linthresh=min(positive))
+            axes.set_xlabel(f"{COMPUTE[x][0]} per puzzle")
+            axes.set_ylabel(f"{y.replace('_', ' ')} within that compute (% of puzzles)")
             axes.set_ylim(-2, 102)
             axes.set_title(f"{task}: success versus compute")
             axes.grid(True, alpha=0.3)
-            axes.legend(fontsize=7, loc="best")
-            figure.tight_layout()
+            axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=False)
             base = Path(f"{os.fspath(prefix)}-{task}-vs-{x}")
             base.parent.mkdir(parents=True, exist_ok=True)
             for suffix, metadata in ((".png", {"Software": None}), (".svg", {"Date": None})):
                 path = base.with_name(base.name + suffix)
-                figure.savefig(path, dpi=120, metadata=metadata)
+                figure.savefig(path, dpi=120, metadata=metadata, bbox_inches="tight")
                 written.append(path)
             plt.close(figure)
     return written

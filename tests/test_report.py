@@ -77,11 +77,25 @@ def test_update_markdown_replaces_only_its_own_section(tmp_path: Path) -> None:
     assert results.read_text().endswith("third\n" + report.END + "\n\n## Later section\n\nkept\n")
 
 
-def test_curves_have_one_point_per_budget() -> None:
-    lines = report.curves(records(), "game24", "nodes")
-    uniform = lines["fast · bfs backtrack=yes breadth=5 · uniform (all+uniform)"]
-    assert uniform == [(10.0, 0.5), (50.0, 1.0)]
-    assert lines["io"] == [(0.0, 0.25)]
+def test_update_markdown_fills_an_existing_section_without_markers(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n## Benchmark runs\n\nHow to run.\n\n## Inference\n\nfast.\n")
+    report.update_markdown(results, "table\n")
+    assert results.read_text() == (
+        f"# Results\n\n## Benchmark runs\n\nHow to run.\n\n{report.BEGIN}\ntable\n{report.END}\n\n## Inference\n\nfast.\n"
+    )
+    results.write_text("# Results\n\n## Benchmark runs\n\nHow to run.\n")
+    report.update_markdown(results, "table\n")
+    assert results.read_text() == f"# Results\n\n## Benchmark runs\n\nHow to run.\n\n{report.BEGIN}\ntable\n{report.END}\n"
+
+
+def test_curves_count_puzzles_solved_within_each_amount_of_compute() -> None:
+    lines = report.curves(records(), "game24", "calls")
+    assert lines["paper · bfs backtrack=no breadth=5 · model (propose+sample) · calls≤300"] == [
+        (0.0, 0.0), (10.0, 0.25), (20.0, 0.25), (30.0, 0.25), (40.0, 0.5)]
+    assert lines["io · calls≤300"] == [(0.0, 0.0), (1.0, 0.25)]
+    by_nodes = report.curves(records(), "game24", "nodes")  # of two budgets, the run with more compute is drawn
+    assert by_nodes["fast · bfs backtrack=yes breadth=5 · uniform (all+uniform) · nodes≤50"] == [(0.0, 0.0), (50.0, 1.0)]
 
 
 def test_plots_are_png_and_reproducible_svg(tmp_path: Path) -> None:
