@@ -188,6 +188,12 @@ def test_sampled_answers_are_the_candidates_of_open_clues() -> None:
     assert judge.proposed["clue h1"] == {"HEART": 1.0, "EMBER": 1.0}
     assert {c.thought for c in candidates} == {"h1. HEART", "h1. EMBER"}
     assert all(c.source == "proposal" for c in candidates)
+    # Answers that do not fit the letters yet are remembered, for branches with fewer letters.
+    board = task.result(task.initial(CLUES), Fill(5, "HEART"))  # h1 = H____
+    later = ClueJudge(task, ScriptedModel(completions=[" heart", " ember"] + [""] * 100), cap=1, samples=2)
+    thoughts = {c.thought for c in CrosswordThoughts(later)(board)}
+    assert later.proposed["clue h1"] == {"HEART": 1.0, "EMBER": 1.0}
+    assert "h1. HEART" in thoughts and "h1. EMBER" not in thoughts
 
 
 def test_paper_proposals_are_parsed_with_confidence() -> None:

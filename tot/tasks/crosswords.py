@@ -563,7 +563,8 @@ class ClueJudge:
                     continue
                 self.asked.add(clue)
                 texts = self.model.sample(ANSWER_PROMPT.format(clue=clue), self.samples, max_tokens=4, temperature=1.0, stop=("\n",))
-                self._count(texts, [(slot, w, "medium") for w in _sampled_words(texts, board.pattern(slot))], board)
+                # Kept whether or not they fit the letters now: a branch tried later may have fewer.
+                self._count(texts, [(slot, w, "medium") for w in _sampled_words(texts, BLANK * SIZE)], board)
         elif self.propose_mode == "paper" and self.task.key(board) not in self.asked:
             self.asked.add(self.task.key(board))
             text = self.model.complete(propose_prompt(board), max_tokens=self.propose_tokens, temperature=0.0, stop=("\n\n",))
@@ -627,7 +628,7 @@ class CrosswordThoughts:
         weights = [math.exp(score - top) for score, _, _ in best]
         total = sum(weights)
         return [
-            Candidate(Fill(s, w), f"{SLOTS[s]}. {w}", weight / total, "proposal" if w in judge.proposed.get(board.clues[s], {}) else "word list")
+            Candidate(Fill(s, w), f"{SLOTS[s]}. {w}", weight / total, _source(judge, board.clues[s], w))
             for (_, s, w), weight in zip(best, weights)
         ]
 
@@ -667,6 +668,10 @@ class CrosswordValue:
         if not logs:
             return 0.5
         return 0.05 + 0.95 * math.exp(sum(logs) / len(logs) / self.scale)
+
+
+def _source(judge: ClueJudge, clue: str, word: str) -> str:
+    return "proposal" if word in judge.proposed.get(clue, {}) else "word list"
 
 
 def _sampled_words(texts: Sequence[str], pattern: str) -> list[str]:
