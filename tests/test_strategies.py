@@ -317,3 +317,25 @@ def test_baselines_need_a_model_and_prompts() -> None:
         io(Spell(), None, "", model=ScriptedModel())
     with pytest.raises(InputError, match="samples must be positive"):
         cot_sc(Game24(), None, Game24().initial("4 5 6 10"), model=ScriptedModel(), samples=0)
+
+
+def test_cli_passes_strategy_options_through() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from tot.cli import app
+
+    base = ["solve", "game24", "4", "5", "6", "10", "--generator", "all", "--evaluator", "uniform", "--json"]
+    runner = CliRunner()
+    mcts_run = runner.invoke(app, [*base, "--strategy", "mcts", "--simulations", "400", "--c-puct", "2"])
+    assert mcts_run.exit_code == 0, mcts_run.output
+    config = json.loads(mcts_run.output)["config"]
+    assert (config["simulations"], config["c_puct"]) == (400, 2.0)
+    dfs_run = runner.invoke(app, [*base, "--strategy", "dfs", "--set", "max_steps=2", "--threshold", "0.2"])
+    assert dfs_run.exit_code == 1  # two steps cannot reach the end
+    data = json.loads(dfs_run.output)
+    assert (data["config"]["max_steps"], data["config"]["threshold"], data["stop_reason"]) == (2, 0.2, "steps")
+    for bad in (["--strategy", "dfs", "--samples", "3"], ["--strategy", "mcts", "--set", "rollouts"]):
+        wrong = runner.invoke(app, [*base, *bad])
+        assert wrong.exit_code == 2 and "error:" in wrong.output and "Traceback" not in wrong.output
