@@ -339,3 +339,18 @@ def test_cli_passes_strategy_options_through() -> None:
     for bad in (["--strategy", "dfs", "--samples", "3"], ["--strategy", "mcts", "--set", "rollouts"]):
         wrong = runner.invoke(app, [*base, *bad])
         assert wrong.exit_code == 2 and "error:" in wrong.output and "Traceback" not in wrong.output
+
+
+def test_game24_baseline_examples_are_correct_and_parse() -> None:
+    from tot.tasks.game24 import ANSWER_EXAMPLES, parse_answer, parse_proposals
+
+    game = Game24()
+    for numbers, steps, answer in ANSWER_EXAMPLES:
+        state = game.initial(numbers)
+        expression = parse_answer(f"Answer: {answer}")
+        assert expression is not None and game.check(state, expression).verified
+        for line in steps:  # every step is legal and exact where it is taken
+            parsed = parse_proposals(state, line)
+            assert len(parsed.steps) == 1 and parsed.repaired == 0
+            state = game.result(state, parsed.steps[0])
+        assert game.is_goal(state)
