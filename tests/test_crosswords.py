@@ -210,7 +210,7 @@ def test_search_with_a_scripted_model_fills_the_square_and_never_reads_gold(monk
 
     monkeypatch.setattr(cw, "gold", no_peeking)
     task = MiniCrossword(WORDS, cap=50, propose="none")
-    for strategy in ("best-first", "bfs"):
+    for strategy in ("dfs", "best-first", "bfs", "mcts"):
         result = api.solve(task, CLUES, strategy=strategy, model=scripted(set(SQUARE)))
         assert result.solved and result.answer is not None
         assert result.answer.text == " ".join(SQUARE)
