@@ -25,11 +25,11 @@ import numpy as np
 
 from benchmarks.config import Puzzle, select_puzzles, split_list
 from benchmarks.harness import Job, ModelSpec, Progress, Record, Summary, execute, job_key, model_name, model_spec
-from tot.api import VALUERS
 from tot.errors import InputError
 from tot.model import Model
 
 TASK = "game24"
+VALUERS = ("labels", "sample", "oracle", "uniform")
 
 
 @dataclass(frozen=True)
@@ -211,10 +211,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """`python -m benchmarks.auc ...`: the same as `tot auc ...`."""
     import sys
 
-    from tot.cli import main as cli_main
+    from tot.cli import app
 
-    sys.argv = ["tot", "auc", *(sys.argv[1:] if argv is None else argv)]
-    cli_main()
+    app(["auc", *(sys.argv[1:] if argv is None else argv)], prog_name="tot")
 
 
 if __name__ == "__main__":

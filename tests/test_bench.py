@@ -289,6 +289,7 @@ def test_unknown_task_and_unwritable_output(tmp_path: Path) -> None:
     blocker.write_text("")
     for args, message in (
         (["bench", "nosuchtask"], "unknown task"),
+        (["bench"], "no task"),
         (["bench", "game24", "--rows", "900:901", "--evaluator", "oracle", "--out", str(blocker / "r.jsonl")],
          "cannot write results"),
     ):
