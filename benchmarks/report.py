@@ -272,9 +272,11 @@ def markdown(records: Sequence[Record], *, images: Sequence[Path] = (), relative
     if command:
         parts.append(f"Regenerate with `{command}`.")
     parts.append("\n".join(f"- {line}" for line in provenance(records)))
-    for task, rows in _by_task(summarize(records)).items():
+    tasks = _by_task(summarize(records))
+    for task, rows in tasks.items():
         parts.append(f"### {task}\n\n" + _markdown_table(*table_rows(rows)))
-    parts.append(NOTES)
+    if tasks:
+        parts.append(NOTES)
     values = auc.summarize(records)
     if values:
         parts.append(
