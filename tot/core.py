@@ -118,6 +118,7 @@ class Meter:
     prompt_tokens_evaluated: int = 0
     generated_tokens: int = 0
     model_seconds: float = 0.0
+    llama_seconds: float = 0.0  # the part of model_seconds spent inside llama.cpp calls
     cache_hits: int = 0
     proposal_lines: int = 0
     proposals_malformed: int = 0
@@ -137,6 +138,7 @@ class Usage:
     prompt_tokens_evaluated: int = 0
     generated_tokens: int = 0
     model_seconds: float = 0.0
+    llama_seconds: float = 0.0
     cache_hits: int = 0
     proposal_lines: int = 0
     proposals_malformed: int = 0
