@@ -39,7 +39,7 @@ def test_same_seed_same_decisions(model: Model) -> None:
 
 
 def test_paper_preset_parses_model_proposals(model: Model) -> None:
-    result = tot.solve("game24", "4 9 10 13", model=model, preset="paper", budget=Budget(max_calls=12))
+    result = tot.solve("game24", "4 9 10 13", model=model, preset="paper", budget=Budget(max_calls=4))
     assert result.usage.proposal_lines > 0
     assert result.usage.generated_tokens > 0
     for node in result.tree:  # every state in the tree was computed by the engine, not the model
