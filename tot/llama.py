@@ -1,10 +1,29 @@
 """The llama.cpp model backend, on llama-cpp-python's low-level API.
 
-One context holds several KV sequences. Sequence 0 keeps the tokens of the last
-prompt, so a call that shares a prefix with it evaluates only its new tokens.
-Scoring K continuations copies that prefix into K sequences (a metadata copy in
-the unified KV cache) and decodes all continuations in one batch; only the rows
-that are needed produce logits. n samples decode in parallel as n sequences.
+Sequence 0 of one context holds the tokens of the last prompt, so a call that
+shares a prefix with it evaluates only its new tokens. Long prefixes that calls
+alternate between (a propose prompt, a value prompt, ...) are kept resident as
+saved sequence states, found automatically (a prompt about to be dropped from
+sequence 0 is saved; a later prompt that shares at least `_MIN_RESIDENT` tokens
+with it restores it and trims it to the shared part) and evicted least recently
+used first. Scoring K continuations decodes their token trie in lanes
+(sequences that share the prompt's cells), with logits only for the rows that
+are needed; n samples decode in parallel as n lanes.
+
+Numerics. llama.cpp's CPU kernels round differently depending on how many rows
+a batch has and where a sequence's cells sit in the KV cache: repacked Q4_K
+weights are multiplied in 4-row groups with another kernel for the remainder,
+the tinyBLAS and K-quant matrix products take other paths below 8 rows, flash
+attention switches to a tiled kernel from 64 query rows, and without flash
+attention the softmax sums depend on the cells' absolute positions. This model
+amplifies those last-bit differences to 0.1-0.9 nats. So this backend loads the
+weights without repacking, enables flash attention (its per-row kernel skips
+masked cells), decodes 8 to 63 rows per llama_decode (padding smaller batches
+with throwaway rows in a scratch sequence) and keeps every sequence's cells in
+position order (a resident prefix is restored into an empty cache, never
+shared from another sequence). Under these rules a row's result does not depend
+on what else is in its batch: batched scores equal one-by-one scores, and a
+cached prompt gives the same logits as a cold one, bit for bit.
 """
 
 from __future__ import annotations
@@ -16,6 +35,7 @@ import platform
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +47,16 @@ from tot.model import normalise
 
 _BACKEND_READY = False
 _LOG_LINES: list[str] = []  # llama.cpp's recent log lines, shown when loading fails
-_LOGITS_CHUNK = 64  # rows per vectorised log-softmax, bounding the temporary to 64 x vocab floats
+
+_MIN_ROWS = 8  # fewer rows per llama_decode take other kernels (and round differently)
+_MAX_ROWS = 63  # from 64 query rows flash attention switches to its tiled kernel
+_MIN_RESIDENT = 32  # a shared prefix needs this many tokens to be kept resident
+_MAX_RESIDENTS = 8
+_RESIDENT_BYTES = 512 << 20  # saved states kept in memory, at most
+
+Row = tuple[int, int, Sequence[int], bool]  # token, position, sequences, wants logits
+Logits = np.ndarray[Any, np.dtype[np.float32]]
+_SEQ0 = (0,)
 
 
 def _llama() -> Any:
@@ -62,18 +91,32 @@ def default_gpu_layers() -> int:
     return -1 if platform.system() == "Darwin" and platform.machine() == "arm64" else 0
 
 
+@dataclass
+class _Resident:
+    """A prompt prefix kept as a saved state of sequence 0."""
+
+    tokens: tuple[int, ...]
+    state: Any  # ctypes array of bytes
+    used: int  # call number of the last use, for least-recently-used eviction
+
+
 class LlamaModel:
-    """A GGUF model loaded once and kept warm; implements `tot.model.Model`."""
+    """A GGUF model loaded once and kept warm; implements `tot.model.Model`.
+
+    `meter.prompt_tokens` counts the prompt and continuation tokens asked for,
+    `meter.prompt_tokens_evaluated` those llama.cpp actually decoded (padding rows
+    are counted apart, in `padding_rows`), `meter.llama_seconds` the time spent in
+    llama.cpp calls (decoding, sampling, saving and restoring states).
+    """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
         n_ctx: int = 8192,
-        n_batch: int = 512,
         n_threads: int | None = None,
         n_gpu_layers: int | None = None,
-        n_seq_max: int = 32,
+        n_seq_max: int = 64,
         seed: int = 0,
     ) -> None:
         lib = _llama()
@@ -82,13 +125,16 @@ class LlamaModel:
         self.name = self.path.name
         self.meter = Meter()
         self.seed = seed
+        self.padding_rows = 0
         self._calls = 0
         threads = n_threads or max(1, os.cpu_count() or 1)
         if threads <= 0:
             raise InputError(f"threads must be positive, got {threads}")
+        self.threads = threads
 
         model_params = lib.llama_model_default_params()
         model_params.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
+        model_params.use_extra_bufts = False  # repacked weights round differently by batch size
         self.model = lib.llama_model_load_from_file(str(self.path).encode(), model_params)
         if not self.model:
             detail = "".join(_LOG_LINES[-3:]).strip()
@@ -97,37 +143,44 @@ class LlamaModel:
                 + (f" ({detail.splitlines()[-1]})" if detail else "")
             )
         self.vocab = lib.llama_model_get_vocab(self.model)
-        self.n_vocab = lib.llama_vocab_n_tokens(self.vocab)
+        self.n_vocab: int = lib.llama_vocab_n_tokens(self.vocab)
+        self.pad_token = max(0, lib.llama_vocab_bos(self.vocab))
 
-        self.n_seq_max = max(2, min(n_seq_max, lib.llama_max_parallel_sequences()))
+        self.n_seq_max = max(3, min(n_seq_max, lib.llama_max_parallel_sequences()))
+        self.scratch = self.n_seq_max - 1  # padding rows live here for the length of one decode
+        self.lanes = self.n_seq_max - 2  # sequences 1..lanes hold continuations and samples
         ctx_params = lib.llama_context_default_params()
         ctx_params.n_ctx = n_ctx
-        ctx_params.n_batch = n_batch
-        ctx_params.n_ubatch = n_batch
+        ctx_params.n_batch = _MAX_ROWS + 1
+        ctx_params.n_ubatch = _MAX_ROWS + 1
         ctx_params.n_seq_max = self.n_seq_max
         ctx_params.n_threads = threads
         ctx_params.n_threads_batch = threads
         ctx_params.kv_unified = True
         ctx_params.swa_full = True  # sliding-window models keep every position, so prefixes can be reused
         ctx_params.no_perf = True
-        ctx_params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        ctx_params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_ENABLED
         self.ctx = lib.llama_init_from_model(self.model, ctx_params)
         if not self.ctx:
             lib.llama_model_free(self.model)
             raise ModelError(f"llama.cpp could not create a context for {self.path}")
         self.memory = lib.llama_get_memory(self.ctx)
         self.n_ctx = lib.llama_n_ctx(self.ctx)
-        self.n_batch = n_batch
-        self.batch = lib.llama_batch_init(n_batch, 0, self.n_seq_max)
+        self.batch = lib.llama_batch_init(_MAX_ROWS + 1, 0, self.n_seq_max)
         self.cached: list[int] = []  # tokens held by sequence 0
-        self.threads = threads
+        self.residents: list[_Resident] = []
+        self._exp_buffer: Logits | None = None
 
     def reseed(self, seed: int) -> None:
-        """Restart the sampling seed sequence and drop the cached prompt, so a run repeats exactly."""
+        """Restart the sampling seed sequence, so a run repeats exactly (the cache never changes results)."""
         self.seed = seed
         self._calls = 0
+
+    def forget(self) -> None:
+        """Empty the KV cache and drop every resident prefix: the next call starts cold."""
+        self.lib.llama_memory_clear(self.memory, False)
         self.cached = []
-        self.lib.llama_memory_seq_rm(self.memory, -1, -1, -1)
+        self.residents = []
 
     def close(self) -> None:
         if getattr(self, "ctx", None):
@@ -165,52 +218,143 @@ class LlamaModel:
 
     # ---- decoding --------------------------------------------------------------------------
 
-    def _decode(self, entries: Sequence[tuple[int, int, int, bool]]) -> None:
-        """Decode (token, position, sequence, wants_logits) entries in one llama_decode call."""
-        batch = self.batch
-        for i, (token, pos, seq, logits) in enumerate(entries):
-            batch.token[i] = token
-            batch.pos[i] = pos
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = seq
-            batch.logits[i] = logits
-        batch.n_tokens = len(entries)
-        status = self.lib.llama_decode(self.ctx, batch)
-        if status != 0:
-            raise ModelError(f"llama_decode failed with status {status} (context of {self.n_ctx} tokens full?)")
-
-    def _prefill(self, tokens: list[int]) -> None:
-        """Make sequence 0 hold `tokens`, evaluating only what is not cached; the last token's logits are ready."""
-        if len(tokens) >= self.n_ctx:
-            raise InputError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}")
-        keep = 0
-        for a, b in zip(self.cached, tokens):
-            if a != b:
-                break
-            keep += 1
-        keep = min(keep, len(tokens) - 1)  # re-decode at least the last token, for its logits
-        self.lib.llama_memory_seq_rm(self.memory, 0, keep, -1)
-        self.cached = self.cached[:keep]
-        for start in range(keep, len(tokens), self.n_batch):
-            chunk = tokens[start : start + self.n_batch]
-            last = start + len(chunk) == len(tokens)
-            self._decode([(t, start + j, 0, last and j == len(chunk) - 1) for j, t in enumerate(chunk)])
-            self.cached.extend(chunk)
-        self.meter.prompt_tokens += len(tokens)
-        self.meter.prompt_tokens_evaluated += len(tokens) - keep
-
-    def _logits(self, index: int) -> np.ndarray[Any, np.dtype[np.float32]]:
-        pointer = self.lib.llama_get_logits_ith(self.ctx, index)
-        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+    @contextmanager
+    def _in_llama(self) -> Iterator[None]:
+        """Count the time of the llama.cpp calls inside in `meter.llama_seconds`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.meter.llama_seconds += time.perf_counter() - started
 
     @contextmanager
     def _call(self) -> Iterator[None]:
         started = time.perf_counter()
         try:
             yield
+        except BaseException:
+            self.forget()  # a failed or interrupted decode leaves the cache in an unknown state
+            raise
         finally:
             self.meter.calls += 1
             self.meter.model_seconds += time.perf_counter() - started
+
+    def _submit(self, rows: Sequence[Row], *, pad: bool = True) -> int:
+        """One llama_decode of `rows` (padded to `_MIN_ROWS` when `pad`); returns how many logits rows it made."""
+        batch = self.batch
+        outputs = 0
+        for i, (token, pos, seqs, logits) in enumerate(rows):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = len(seqs)
+            for j, seq in enumerate(seqs):
+                batch.seq_id[i][j] = seq
+            batch.logits[i] = logits
+            outputs += logits
+        padding = max(0, _MIN_ROWS - len(rows)) if pad else 0
+        for j in range(padding):
+            i = len(rows) + j
+            batch.token[i] = self.pad_token
+            batch.pos[i] = j
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = self.scratch
+            batch.logits[i] = False
+        batch.n_tokens = len(rows) + padding
+        with self._in_llama():
+            status = self.lib.llama_decode(self.ctx, batch)
+        if padding:
+            self.lib.llama_memory_seq_rm(self.memory, self.scratch, -1, -1)
+            self.padding_rows += padding
+        if status != 0:
+            raise ModelError(f"llama_decode failed with status {status} (context of {self.n_ctx} tokens full?)")
+        return outputs
+
+    def _decode(self, rows: Sequence[Row]) -> Iterator[Logits]:
+        """Decode `rows` in calls of `_MIN_ROWS`..`_MAX_ROWS` rows; yield each call's logits rows.
+
+        Each block is a view into llama.cpp's buffer, valid until the generator resumes.
+        """
+        for part in _split(rows, _MAX_ROWS):
+            outputs = self._submit(part)
+            if outputs:
+                yield np.ctypeslib.as_array(self.lib.llama_get_logits(self.ctx), shape=(outputs, self.n_vocab))
+
+    def _scratch(self) -> Logits:
+        """A reusable buffer for the exponentials of one decode's logits rows."""
+        if self._exp_buffer is None:
+            self._exp_buffer = np.empty((_MAX_ROWS, self.n_vocab), dtype=np.float32)
+        return self._exp_buffer
+
+    def _prefill(self, tokens: list[int]) -> Logits:
+        """Make sequence 0 hold `tokens`, evaluating only what is not cached; return the last token's logits."""
+        if not tokens:
+            raise InputError("empty prompt")
+        if len(tokens) >= self.n_ctx:
+            raise InputError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}")
+        keep = min(self._reuse(tokens), len(tokens) - 1)  # the last token is decoded again, for its logits
+        self.lib.llama_memory_seq_rm(self.memory, 0, keep, -1)
+        self.cached = tokens[:keep]
+        rows = [(t, keep + j, _SEQ0, keep + j == len(tokens) - 1) for j, t in enumerate(tokens[keep:])]
+        last: Logits | None = None
+        for block in self._decode(rows):
+            last = block[-1].copy()
+        assert last is not None
+        self.cached = list(tokens)
+        self.meter.prompt_tokens_evaluated += len(rows)
+        return last
+
+    # ---- resident prefixes -----------------------------------------------------------------
+
+    def _reuse(self, tokens: list[int]) -> int:
+        """How many leading `tokens` sequence 0 holds, after switching to a resident prefix that covers more."""
+        here = _common_prefix(self.cached, tokens)
+        if here < len(self.cached):
+            self._keep_resident(here)
+        matches = [(_common_prefix(r.tokens, tokens), r) for r in self.residents]
+        there, best = max(matches, key=lambda m: m[0], default=(0, None))
+        if best is None or there <= here or there < _MIN_RESIDENT:
+            return here
+        return self._restore(best, there)
+
+    def _keep_resident(self, here: int) -> None:
+        """Save sequence 0 before it loses its tokens after `here`, if they hold a long prefix not yet resident."""
+        covered = max((len(r.tokens) for r in self.residents if _starts_with(self.cached, r.tokens)), default=0)
+        if len(self.cached) - max(here, covered) >= _MIN_RESIDENT:
+            self._save()
+
+    def _save(self) -> None:
+        """Keep the tokens of sequence 0 resident as a saved state, evicting the least recently used."""
+        size = self.lib.llama_state_seq_get_size(self.ctx, 0)
+        state = (ctypes.c_uint8 * size)()
+        with self._in_llama():
+            written = self.lib.llama_state_seq_get_data(self.ctx, state, size, 0)
+        if written != size:
+            return
+        tokens = tuple(self.cached)
+        self.residents = [r for r in self.residents if r.tokens != tokens]
+        self.residents.append(_Resident(tokens, state, self._calls))
+        self.residents.sort(key=lambda r: -r.used)
+        while len(self.residents) > _MAX_RESIDENTS or sum(len(r.state) for r in self.residents) > _RESIDENT_BYTES:
+            self.residents.pop()
+
+    def _restore(self, resident: _Resident, shared: int) -> int:
+        """Load `resident` into an empty cache as sequence 0 and trim it to its first `shared` tokens."""
+        self.lib.llama_memory_clear(self.memory, False)
+        self.cached = []
+        with self._in_llama():
+            read = self.lib.llama_state_seq_set_data(self.ctx, resident.state, len(resident.state), 0)
+        if read != len(resident.state):
+            self.residents.remove(resident)
+            self.lib.llama_memory_clear(self.memory, False)
+            return 0
+        self.cached = list(resident.tokens)
+        resident.used = self._calls
+        if shared < len(resident.tokens):  # only this part is shared: keep just that part resident
+            self.lib.llama_memory_seq_rm(self.memory, 0, shared, -1)
+            self.cached = self.cached[:shared]
+            self.residents.remove(resident)
+            self._save()
+        return shared
 
     # ---- the Model protocol ---------------------------------------------------------------
 
@@ -218,40 +362,60 @@ class LlamaModel:
         if not continuations:
             return []
         with self._call():
+            self._calls += 1
             prompt_tokens = self.tokenize(prompt, bos=True)
-            self._prefill(prompt_tokens)
-            first = _log_softmax_rows(self._logits(-1)[None, :])[0]
-            conts = [self.tokenize(c, bos=False) for c in continuations]
-            totals = [float(first[c[0]]) if c else 0.0 for c in conts]
-            self.meter.prompt_tokens += sum(len(c) for c in conts)
-            # Later tokens: each continuation's tokens but its last, decoded in its own sequence.
-            n = len(prompt_tokens)
-            lanes = self.n_seq_max - 1
-            for group in range(0, len(conts), lanes):
-                members = list(range(group, min(group + lanes, len(conts))))
-                entries: list[tuple[int, int, int, bool]] = []
-                targets: list[tuple[int, int]] = []  # (continuation, next token) per logits row
-                for lane, k in enumerate(members, start=1):
-                    self.lib.llama_memory_seq_cp(self.memory, 0, lane, 0, n)
-                    for j, token in enumerate(conts[k][:-1]):
-                        entries.append((token, n + j, lane, True))
-                        targets.append((k, conts[k][j + 1]))
-                for start in range(0, len(entries), self.n_batch):
-                    part = entries[start : start + self.n_batch]
-                    self._decode(part)
-                    rows = np.ctypeslib.as_array(
-                        self.lib.llama_get_logits(self.ctx), shape=(len(part), self.n_vocab)
-                    )
-                    picked = [targets[start + i][1] for i in range(len(part))]
-                    for i, lp in enumerate(_log_softmax_picked(rows, picked)):
-                        totals[targets[start + i][0]] += float(lp)
-                    self.meter.prompt_tokens_evaluated += len(part)
-                for lane in range(1, len(members) + 1):
-                    self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
-            return totals
+            conts = [tuple(self.tokenize(c, bos=False)) for c in continuations]
+            self.meter.prompt_tokens += len(prompt_tokens) + sum(len(c) for c in conts)
+            last = self._prefill(prompt_tokens)
+            totals = self._first_tokens(conts, last)
+            paths = sorted(c for c in totals if len(c) > 1)  # sorted, so that groups share prefixes
+            for start in range(0, len(paths), self.lanes):
+                self._score_trie(len(prompt_tokens), paths[start : start + self.lanes], totals)
+            return [totals[c] for c in conts]
 
     def score_labels(self, prompt: str, labels: Sequence[str]) -> list[float]:
+        """Label probabilities from one forward pass of the prompt (plus one batch for multi-token labels)."""
         return normalise(self.score_continuations(prompt, labels))
+
+    def _first_tokens(self, conts: Sequence[tuple[int, ...]], last: Logits) -> dict[tuple[int, ...], float]:
+        """Each distinct continuation's log-probability of its first token (0 for an empty one)."""
+        lse = float(_logsumexp(last[None, :])[0])
+        return {c: float(last[c[0]]) - lse if c else 0.0 for c in set(conts)}
+
+    def _score_trie(self, n_prompt: int, paths: Sequence[tuple[int, ...]], totals: dict[tuple[int, ...], float]) -> None:
+        """Add the log-probabilities of the later tokens of `paths`, one lane each, decoding shared prefixes once."""
+        nodes = continuation_trie(paths)
+        row_of = {prefix: i for i, prefix in enumerate(nodes)}
+        picks = sorted({(row_of[path[:d]], path[d]) for path in paths for d in range(1, len(path))})
+        rows = [(prefix[-1], n_prompt + len(prefix) - 1, lanes, True) for prefix, lanes in nodes.items()]
+        for lane in range(1, len(paths) + 1):
+            self.lib.llama_memory_seq_cp(self.memory, 0, lane, -1, -1)
+        try:
+            values = self._pick(rows, picks)
+        finally:
+            for lane in range(1, len(paths) + 1):
+                self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
+        self.meter.prompt_tokens_evaluated += len(rows)
+        for path in paths:
+            totals[path] += sum(values[(row_of[path[:d]], path[d])] for d in range(1, len(path)))
+
+    def _pick(self, rows: Sequence[Row], picks: Sequence[tuple[int, int]]) -> dict[tuple[int, int], float]:
+        """Decode `rows` (all with logits) and return log softmax(row)[token] for each (row, token) pick."""
+        values: dict[tuple[int, int], float] = {}
+        offset = cursor = 0
+        for block in self._decode(rows):
+            end = cursor
+            while end < len(picks) and picks[end][0] < offset + len(block):
+                end += 1
+            mine = picks[cursor:end]
+            index = np.fromiter((r - offset for r, _ in mine), dtype=np.intp, count=len(mine))
+            tokens = np.fromiter((t for _, t in mine), dtype=np.intp, count=len(mine))
+            lse = _logsumexp(block, self._scratch())
+            for pick, value in zip(mine, (block[index, tokens] - lse[index]).tolist()):
+                values[pick] = value
+            offset += len(block)
+            cursor = end
+        return values
 
     def complete(
         self,
@@ -277,64 +441,50 @@ class LlamaModel:
         if n <= 0:
             return []
         with self._call():
-            prompt_tokens = self.tokenize(prompt, bos=True)
-            self._prefill(prompt_tokens)
             self._calls += 1
-            n = min(n, self.n_seq_max - 1)
-            samplers = [self._sampler(temperature, grammar, self.seed * 1_000_003 + self._calls * 101 + k) for k in range(n)]
-            try:
-                return self._generate(len(prompt_tokens), samplers, max_tokens, stop)
-            finally:
-                for sampler in samplers:
-                    self.lib.llama_sampler_free(sampler)
-                for lane in range(1, n + 1):
-                    self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
+            prompt_tokens = self.tokenize(prompt, bos=True)
+            self.meter.prompt_tokens += len(prompt_tokens)
+            texts: list[str] = []
+            for wave in range(0, n, self.lanes):  # more samples than lanes: several waves
+                self._prefill(prompt_tokens)  # the prompt's last logits are the context's last output
+                seeds = [self.seed * 1_000_003 + self._calls * 101 + k for k in range(wave, min(n, wave + self.lanes))]
+                samplers = [_Sampler(self, temperature, grammar, seed) for seed in seeds]
+                try:
+                    texts += self._generate(len(prompt_tokens), samplers, max_tokens, stop)
+                finally:
+                    for sampler in samplers:
+                        sampler.free()
+                    for lane in range(1, len(samplers) + 1):
+                        self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
+            return texts
 
-    def _sampler(self, temperature: float, grammar: str | None, seed: int) -> Any:
-        lib = self.lib
-        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        if grammar is not None:
-            constraint = lib.llama_sampler_init_grammar(self.vocab, grammar.encode(), b"root")
-            if not constraint:
-                lib.llama_sampler_free(chain)
-                raise InputError("llama.cpp rejected the grammar")
-            lib.llama_sampler_chain_add(chain, constraint)
-        if temperature <= 0:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
-        else:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(temperature))
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        return chain
-
-    def _generate(self, n_prompt: int, samplers: list[Any], max_tokens: int, stop: Sequence[str]) -> list[str]:
+    def _generate(self, n_prompt: int, samplers: list[_Sampler], max_tokens: int, stop: Sequence[str]) -> list[str]:
         """Sample from each lane in parallel, all starting from the prompt's last logits."""
         lanes = len(samplers)
         for lane in range(1, lanes + 1):
-            self.lib.llama_memory_seq_cp(self.memory, 0, lane, 0, n_prompt)
+            self.lib.llama_memory_seq_cp(self.memory, 0, lane, -1, -1)
         outputs = [b"" for _ in range(lanes)]
         active = list(range(lanes))
         rows = {k: -1 for k in active}  # where each lane's next logits are in the last batch
         for step in range(max_tokens):
-            entries: list[tuple[int, int, int, bool]] = []
+            entries: list[Row] = []
             still: list[int] = []
             for k in active:
-                token = self.lib.llama_sampler_sample(samplers[k], self.ctx, rows[k])
-                self.meter.generated_tokens += 1
+                token = samplers[k].sample(rows[k])
                 if self.lib.llama_vocab_is_eog(self.vocab, token):
                     continue
+                self.meter.generated_tokens += 1
                 outputs[k] += self.piece(token)
                 text = outputs[k].decode("utf-8", errors="ignore")
-                if any(s in text for s in stop):
-                    continue
-                if n_prompt + step + 1 >= self.n_ctx:
+                if any(s in text for s in stop) or n_prompt + step + 1 >= self.n_ctx:
                     continue
                 rows[k] = len(entries)
-                entries.append((token, n_prompt + step, k + 1, True))
+                entries.append((token, n_prompt + step, (k + 1,), True))
                 still.append(k)
             active = still
             if not active or step == max_tokens - 1:
                 break
-            self._decode(entries)
+            self._submit(entries, pad=False)
         texts = []
         for raw in outputs:
             text = raw.decode("utf-8", errors="ignore")
@@ -343,23 +493,125 @@ class LlamaModel:
         return texts
 
 
-def _log_softmax_rows(rows: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float64]]:
-    top = rows.max(axis=1, keepdims=True)
-    shifted = rows.astype(np.float64) - top
-    out: np.ndarray[Any, np.dtype[np.float64]] = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return out
+class _Sampler:
+    """Temperature sampling (greedy at 0) from one lane's logits, optionally constrained by a GBNF grammar.
+
+    With a grammar, a token is first drawn from the unconstrained distribution and kept if the grammar
+    accepts it; only otherwise does the grammar mask the whole vocabulary for a second draw. Either way
+    the token follows the constrained distribution (p(x) + (1 - p(V)) p(x) / p(V) = p(x) / p(V) for an
+    allowed x), but the grammar rarely has to check all 262,144 tokens.
+    """
+
+    def __init__(self, model: LlamaModel, temperature: float, grammar: str | None, seed: int) -> None:
+        lib = model.lib
+        self.model, self.lib = model, lib
+        self.chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if temperature <= 0:
+            lib.llama_sampler_chain_add(self.chain, lib.llama_sampler_init_greedy())
+        else:
+            lib.llama_sampler_chain_add(self.chain, lib.llama_sampler_init_temp(temperature))
+            lib.llama_sampler_chain_add(self.chain, lib.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+        self.grammar = None
+        if grammar is not None:
+            self.grammar = lib.llama_sampler_init_grammar(model.vocab, grammar.encode(), b"root")
+            if not self.grammar:
+                lib.llama_sampler_free(self.chain)
+                raise InputError("llama.cpp rejected the grammar")
+
+    def free(self) -> None:
+        self.lib.llama_sampler_free(self.chain)
+        if self.grammar:
+            self.lib.llama_sampler_free(self.grammar)
+
+    def sample(self, index: int) -> int:
+        """A token from the logits of row `index` of the last decode (-1: its last output)."""
+        with self.model._in_llama():
+            token: int = self.lib.llama_sampler_sample(self.chain, self.model.ctx, index)
+            if self.grammar is None:
+                return token
+            if not self._allowed(token):
+                token = self._constrained(index)
+            self.lib.llama_sampler_accept(self.grammar, token)
+        return token
+
+    def _apply(self, sampler: Any, candidates: Any, size: int) -> int:
+        array = self.lib.llama_token_data_array(candidates, size, -1, False)
+        self.lib.llama_sampler_apply(sampler, ctypes.byref(array))
+        return int(array.selected)
+
+    def _allowed(self, token: int) -> bool:
+        one = (self.lib.llama_token_data * 1)()
+        one[0].id, one[0].logit, one[0].p = token, 0.0, 0.0
+        self._apply(self.grammar, one, 1)
+        return bool(np.isfinite(one[0].logit))
+
+    def _constrained(self, index: int) -> int:
+        """Draw again with the grammar masking every token it does not allow."""
+        n_vocab = self.model.n_vocab
+        logits = np.ctypeslib.as_array(self.lib.llama_get_logits_ith(self.model.ctx, index), shape=(n_vocab,))
+        candidates = np.zeros(n_vocab, dtype=[("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+        candidates["id"] = np.arange(n_vocab)
+        candidates["logit"] = logits
+        pointer = candidates.ctypes.data_as(ctypes.POINTER(self.lib.llama_token_data))
+        self._apply(self.grammar, pointer, n_vocab)
+        selected = self._apply(self.chain, pointer, n_vocab)
+        token = int(candidates["id"][selected])
+        self.lib.llama_sampler_accept(self.chain, token)
+        return token
 
 
-def _log_softmax_picked(rows: np.ndarray[Any, np.dtype[np.float32]], picked: Sequence[int]) -> list[float]:
-    """log softmax(rows[i])[picked[i]] for every row, vectorised in chunks."""
-    out: list[float] = []
-    for start in range(0, len(picked), _LOGITS_CHUNK):
-        block = rows[start : start + _LOGITS_CHUNK]
-        top = block.max(axis=1)
-        lse = top + np.log(np.exp(block - top[:, None]).sum(axis=1))
-        index = np.asarray(picked[start : start + _LOGITS_CHUNK])
-        out.extend((block[np.arange(len(index)), index] - lse).tolist())
-    return out
+def continuation_trie(paths: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], list[int]]:
+    """The prefixes to decode to score `paths` (each path's proper prefixes), parents first, with their lanes.
+
+    Path i (from 0) runs in lane i + 1; a prefix shared by several paths is decoded once, in all their lanes.
+    """
+    nodes: dict[tuple[int, ...], list[int]] = {}
+    for lane, path in enumerate(paths, start=1):
+        for depth in range(1, len(path)):
+            nodes.setdefault(path[:depth], []).append(lane)
+    return {prefix: nodes[prefix] for prefix in sorted(nodes, key=lambda p: (len(p), p))}
+
+
+def _split(rows: Sequence[Row], limit: int) -> Iterator[Sequence[Row]]:
+    """`rows` in the fewest parts of at most `limit`, their sizes as equal as possible."""
+    parts = max(1, -(-len(rows) // limit))
+    size, extra = divmod(len(rows), parts)
+    start = 0
+    for part in range(parts):
+        end = start + size + (part < extra)
+        yield rows[start:end]
+        start = end
+
+
+def _logsumexp(rows: Logits, scratch: Logits | None = None) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """log(sum(exp(row))) of each row, vectorised; `scratch` (at least as large) saves an allocation.
+
+    The exponentials are taken without subtracting each row's maximum (one pass less), unless that
+    overflows or underflows.
+    """
+    out = scratch[: len(rows)] if scratch is not None and scratch.shape[0] >= len(rows) else None
+    total = np.exp(rows, out=out).sum(axis=1)
+    if np.all(np.isfinite(total)) and np.all(total > 0):
+        direct: np.ndarray[Any, np.dtype[np.float64]] = np.log(total.astype(np.float64))
+        return direct
+    top = rows.max(axis=1)
+    shifted = np.exp(rows - top[:, None]).sum(axis=1, dtype=np.float64)
+    result: np.ndarray[Any, np.dtype[np.float64]] = np.log(shifted) + top
+    return result
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _starts_with(tokens: Sequence[int], prefix: Sequence[int]) -> bool:
+    return len(prefix) <= len(tokens) and _common_prefix(tokens, prefix) == len(prefix)
 
 
 def load(
@@ -373,4 +625,3 @@ def load(
     from tot.model import resolve_model_path
 
     return LlamaModel(resolve_model_path(path), n_threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)
-

@@ -1,0 +1,464 @@
+"""Inference benchmark: tot's llama.cpp backend against the plain llama-cpp-python way, in one process.
+
+    .venv/bin/python -m benchmarks.inference            # the full run
+    .venv/bin/python -m benchmarks.inference --quick    # a smaller version (about a tenth)
+    .venv/bin/python -m benchmarks.inference --json     # one JSON object instead of the report
+
+Workloads, each run by both backends side by side (`benchmarks/naive.py` is the plain way):
+1. values: Game of 24 states (children of rows 900-999 of 24.csv): the paper's method (3 sampled
+   completions of the value prompt) on the plain backend vs one-pass label values on tot's backend;
+2. clues: 50 candidate answers for each of 20 mini-crossword clues: one call per candidate vs one
+   batched call per clue, and the compute floor (the same rows in one raw llama_decode, no Python);
+3. solve: `tot.api.solve` (default preset) of rows 900-904 with each backend, same seeds: same decisions?
+Plus raw llama.cpp throughput for the model (pp512 and tg128, measured like llama-bench) and, for tot's
+backend, the share of wall time spent outside llama.cpp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from importlib.resources import files
+from typing import Any
+
+import numpy as np
+
+from benchmarks.naive import NaiveModel
+from tot import api
+from tot.evaluators import LabelValuer, SampledValuer
+from tot.llama import LlamaModel, continuation_trie
+from tot.model import Model, resolve_model_path
+from tot.tasks.game24 import Game24, load_puzzles
+
+State = tuple[Fraction, ...]
+
+
+@dataclass(frozen=True)
+class Side:
+    """What one backend spent on one workload."""
+
+    seconds: float
+    llama_seconds: float
+    calls: int
+    tokens: int  # prompt tokens evaluated + generated tokens
+
+    def __add__(self, other: Side) -> Side:
+        return Side(
+            self.seconds + other.seconds,
+            self.llama_seconds + other.llama_seconds,
+            self.calls + other.calls,
+            self.tokens + other.tokens,
+        )
+
+    @property
+    def outside_share(self) -> float:
+        """Share of the wall time spent outside llama.cpp calls."""
+        return 1 - self.llama_seconds / self.seconds if self.seconds else 0.0
+
+
+def measure(model: Model, work: Callable[[], Any]) -> tuple[Side, Any]:
+    """Run `work` and return what `model` spent on it, with its result."""
+    before = model.meter.snapshot()
+    started = time.perf_counter()
+    result = work()
+    seconds = time.perf_counter() - started
+    after = model.meter.snapshot()
+    spent = {name: after[name] - before[name] for name in after}
+    tokens = int(spent["prompt_tokens_evaluated"] + spent["generated_tokens"])
+    return Side(seconds, spent["llama_seconds"], int(spent["calls"]), tokens), result
+
+
+# ---- workload 1: state values ------------------------------------------------------------------
+
+
+def value_states(rows: range, per_puzzle: int) -> list[State]:
+    """`per_puzzle` children of each puzzle in `rows`, drawn with a seed per row."""
+    game, puzzles = Game24(), load_puzzles()
+    states: list[State] = []
+    for row in rows:
+        root = game.initial(puzzles[row])
+        children = sorted({game.result(root, action) for action in game.actions(root)})
+        states += random.Random(row).sample(children, per_puzzle)
+    return states
+
+
+def values(naive: NaiveModel, ours: LlamaModel, states: Sequence[State], plain_every: int, both: int) -> dict[str, Any]:
+    """The paper's sampled values on the plain backend against one-pass label values on tot's.
+
+    The slow plain side values every `plain_every`-th state only; the speedup compares seconds per
+    state. The paper's method also runs on tot's backend for the first `both` of those states, to
+    separate what the backend gains from what the method gains.
+    """
+    prompts: Any = Game24().prompts
+    sampled = list(states[::plain_every])
+    plain, _ = measure(naive, lambda: [SampledValuer(prompts, naive, n=3)(s) for s in sampled])
+    fast, _ = measure(ours, lambda: [LabelValuer(prompts, ours)(s) for s in states])
+    report: dict[str, Any] = {
+        "states": len(states),
+        "plain_states": len(sampled),
+        "plain_paper": asdict(plain),
+        "tot_labels": asdict(fast),
+        "speedup": (plain.seconds / len(sampled)) / (fast.seconds / len(states)),
+        "tot_outside_share": fast.outside_share,
+    }
+    if both:
+        subset = sampled[:both]
+        plain_subset, _ = measure(naive, lambda: [SampledValuer(prompts, naive, n=3)(s) for s in subset])
+        ours_paper, _ = measure(ours, lambda: [SampledValuer(prompts, ours, n=3)(s) for s in subset])
+        report["paper_method_both"] = {
+            "states": len(subset),
+            "plain": asdict(plain_subset),
+            "tot": asdict(ours_paper),
+            "speedup": plain_subset.seconds / ours_paper.seconds,
+        }
+    return report
+
+
+def resident_switch(ours: LlamaModel, repetitions: int = 5) -> dict[str, float]:
+    """Milliseconds to make sequence 0 hold a value-prompt prefix again: restore it, share it, or recompute it."""
+    lib, memory = ours.lib, ours.memory
+    ours.forget()
+    ours.score_labels(Game24().prompts.value_prompt(Game24().initial("1 2 3 4")), [" sure"])
+    ours.score_labels("Another prompt, which pushes the value prompt out of sequence 0:", [" sure"])
+    resident = max(ours.residents, key=lambda r: len(r.tokens))
+
+    def restore() -> None:
+        lib.llama_memory_clear(memory, False)
+        lib.llama_state_seq_set_data(ours.ctx, resident.state, len(resident.state), 0)
+
+    def share() -> None:
+        lib.llama_memory_seq_rm(memory, 0, -1, -1)
+        lib.llama_memory_seq_cp(memory, 1, 0, -1, -1)
+
+    def recompute() -> None:
+        lib.llama_memory_clear(memory, False)
+        for _ in ours._decode([(t, i, (0,), False) for i, t in enumerate(resident.tokens)]):
+            pass
+
+    timings = {}
+    for name, switch in (("restore_state", restore), ("recompute", recompute)):
+        seconds = []
+        for _ in range(repetitions):
+            started = time.perf_counter()
+            switch()
+            seconds.append(time.perf_counter() - started)
+        timings[f"{name}_ms"] = 1000 * min(seconds)
+    lib.llama_memory_seq_cp(memory, 0, 1, -1, -1)  # a copy in sequence 1 to share from
+    seconds = []
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        share()
+        seconds.append(time.perf_counter() - started)
+    timings["share_seq_cp_ms"] = 1000 * min(seconds)
+    ours.forget()
+    return {"prefix_tokens": len(resident.tokens), "state_mb": len(resident.state) / 1e6, **timings}
+
+
+# ---- workload 2: crossword clues -----------------------------------------------------------------
+
+
+def clue_sets(count: int, candidates: int) -> list[tuple[str, list[str], int]]:
+    """`count` mini-crossword clues, each with its answer among `candidates` five-letter answers of the file."""
+    data = json.loads(files("tot.data").joinpath("mini0505.json").read_text())
+    pairs: list[tuple[str, str]] = []
+    for clues, letters in data:
+        words = ["".join(letters[5 * i : 5 * i + 5]) for i in range(5)] + ["".join(letters[i::5]) for i in range(5)]
+        pairs += [(clue, word.lower()) for clue, word in zip(clues, words)]
+    pool = sorted({word for _, word in pairs})
+    sets = []
+    for i, (clue, answer) in enumerate(pairs[:: max(1, len(pairs) // count)][:count]):
+        rng = random.Random(i)
+        options = rng.sample([w for w in pool if w != answer], candidates - 1) + [answer]
+        rng.shuffle(options)
+        sets.append((clue, options, options.index(answer)))
+    return sets
+
+
+def clue_prompt(clue: str) -> str:
+    return f"Crossword clue: {clue}\nFive-letter answer:"
+
+
+def clues(naive: NaiveModel, ours: LlamaModel, raw: RawContext, sets: Sequence[tuple[str, list[str], int]]) -> dict[str, Any]:
+    def run(model: Model) -> list[list[float]]:
+        return [model.score_continuations(clue_prompt(c), [" " + w for w in words]) for c, words, _ in sets]
+
+    plain, plain_scores = measure(naive, lambda: run(naive))
+    padding = ours.padding_rows
+    fast, fast_scores = measure(ours, lambda: run(ours))
+    floor_seconds, floor_rows = raw.floor(ours, [(clue_prompt(c), [" " + w for w in words]) for c, words, _ in sets])
+    agree = sum(int(np.argmax(a) == np.argmax(b)) for a, b in zip(plain_scores, fast_scores))
+    right = sum(int(np.argmax(s) == gold) for s, (_, _, gold) in zip(fast_scores, sets))
+    return {
+        "clues": len(sets),
+        "candidates": len(sets[0][1]) if sets else 0,
+        "plain_per_candidate": asdict(plain),
+        "tot_batched": asdict(fast),
+        "tot_padding_rows": ours.padding_rows - padding,
+        "floor": {"seconds": floor_seconds, "tokens": floor_rows},
+        "speedup": plain.seconds / fast.seconds,
+        "over_floor": fast.seconds / floor_seconds,
+        "tot_outside_share": fast.outside_share,
+        "top1_same_as_plain": agree,
+        "top1_correct": right,
+    }
+
+
+# ---- workload 3: whole searches -----------------------------------------------------------------
+
+
+def solves(naive: NaiveModel, ours: LlamaModel, rows: range, seed: int) -> dict[str, Any]:
+    puzzles = load_puzzles()
+    per_puzzle = []
+    totals: dict[str, Side] = {}
+    for row in rows:
+        entry: dict[str, Any] = {"row": row, "puzzle": puzzles[row]}
+        for label, model in (("plain", naive), ("tot", ours)):
+            model.reseed(seed)
+
+            def solve(model: Model = model, puzzle: str = puzzles[row]) -> Any:
+                return api.solve("game24", puzzle, model=model, seed=seed)
+
+            side, result = measure(model, solve)
+            entry[label] = {
+                "answer": result.answer.text if result.answer else None,
+                "solved": result.solved,
+                "expansions": [str(k) for k in result.tree.expansion_order],
+                "nodes": len(result.tree),
+                **asdict(side),
+            }
+            totals[label] = totals.get(label, Side(0.0, 0.0, 0, 0)) + side
+        entry["same_decisions"] = entry["plain"]["expansions"] == entry["tot"]["expansions"]
+        entry["same_answer"] = entry["plain"]["answer"] == entry["tot"]["answer"]
+        for label in ("plain", "tot"):
+            del entry[label]["expansions"]
+        per_puzzle.append(entry)
+    return {
+        "puzzles": per_puzzle,
+        "plain": asdict(totals["plain"]),
+        "tot": asdict(totals["tot"]),
+        "speedup": totals["plain"].seconds / totals["tot"].seconds,
+        "tot_outside_share": totals["tot"].outside_share,
+        "same_decisions": sum(int(p["same_decisions"]) for p in per_puzzle),
+        "same_answers": sum(int(p["same_answer"]) for p in per_puzzle),
+    }
+
+
+# ---- raw llama.cpp ----------------------------------------------------------------------------
+
+
+class RawContext:
+    """A plain llama.cpp context (library defaults, 512-row batches) for the throughput and the floor."""
+
+    def __init__(self, threads: int, n_seq_max: int = 64) -> None:
+        from tot.llama import _llama
+
+        lib = _llama()
+        self.lib = lib
+        self.model = lib.llama_model_load_from_file(
+            str(resolve_model_path(None)).encode(), lib.llama_model_default_params()
+        )
+        params = lib.llama_context_default_params()
+        params.n_ctx = 4096
+        params.n_batch = params.n_ubatch = 512
+        params.n_seq_max = n_seq_max
+        params.n_threads = params.n_threads_batch = threads
+        params.kv_unified = True
+        params.no_perf = True
+        self.ctx = lib.llama_init_from_model(self.model, params)
+        self.memory = lib.llama_get_memory(self.ctx)
+        self.n_vocab = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(self.model))
+        self.batch = lib.llama_batch_init(512, 0, n_seq_max)
+        self.n_seq_max = n_seq_max
+
+    def close(self) -> None:
+        self.lib.llama_batch_free(self.batch)
+        self.lib.llama_free(self.ctx)
+        self.lib.llama_model_free(self.model)
+
+    def decode(self, rows: Sequence[tuple[int, int, Sequence[int], bool]]) -> float:
+        """One llama_decode of `rows` (token, position, sequences, logits); returns its seconds."""
+        batch = self.batch
+        for i, (token, pos, seqs, logits) in enumerate(rows):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = len(seqs)
+            for j, seq in enumerate(seqs):
+                batch.seq_id[i][j] = seq
+            batch.logits[i] = logits
+        batch.n_tokens = len(rows)
+        started = time.perf_counter()
+        if self.lib.llama_decode(self.ctx, batch) != 0:
+            raise RuntimeError("llama_decode failed")
+        return time.perf_counter() - started
+
+    def throughput(self, repetitions: int) -> dict[str, float]:
+        """Prompt and generation tokens per second the way llama-bench measures pp512 and tg128."""
+        rng = random.Random(0)
+        tokens = [rng.randrange(1000, self.n_vocab) for _ in range(512)]
+
+        def pp() -> float:
+            self.lib.llama_memory_clear(self.memory, True)
+            return self.decode([(t, i, (0,), i == 511) for i, t in enumerate(tokens)])
+
+        def tg() -> float:
+            self.lib.llama_memory_clear(self.memory, True)
+            return sum(self.decode([(tokens[i], i, (0,), True)]) for i in range(128))
+
+        pp(), tg()  # warm-up, as llama-bench does
+        pp_seconds = [pp() for _ in range(repetitions)]
+        tg_seconds = [tg() for _ in range(repetitions)]
+        return {"pp512_tokens_per_second": 512 / np.mean(pp_seconds), "tg128_tokens_per_second": 128 / np.mean(tg_seconds)}
+
+    def floor(self, ours: LlamaModel, calls: Sequence[tuple[str, list[str]]]) -> tuple[float, int]:
+        """Seconds to decode, per call, the rows tot's backend decodes for it, in one raw llama_decode each."""
+        self.lib.llama_memory_clear(self.memory, True)
+        cached: list[int] = []
+        seconds, rows_total = 0.0, 0
+        for prompt, continuations in calls:
+            tokens = ours.tokenize(prompt, bos=True)
+            paths = sorted({tuple(ours.tokenize(c, bos=False)) for c in continuations})
+            paths = [p for p in paths if len(p) > 1]
+            keep = min(_common(cached, tokens), len(tokens) - 1)
+            lanes = tuple(range(1, len(paths) + 1))
+            self.lib.llama_memory_seq_rm(self.memory, -1, keep, -1)
+            for lane in lanes:
+                self.lib.llama_memory_seq_cp(self.memory, 0, lane, -1, -1)
+            rows: list[tuple[int, int, Sequence[int], bool]] = [
+                (t, keep + j, (0, *lanes), keep + j == len(tokens) - 1) for j, t in enumerate(tokens[keep:])
+            ]
+            rows += [(p[-1], len(tokens) + len(p) - 1, ls, True) for p, ls in continuation_trie(paths).items()]
+            seconds += self.decode(rows)
+            rows_total += len(rows)
+            for lane in lanes:
+                self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
+            cached = tokens
+        return seconds, rows_total
+
+
+def _common(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    value_rows: range
+    per_puzzle: int
+    plain_every: int
+    both: int
+    clues: int
+    candidates: int
+    solve_rows: range
+    repetitions: int
+
+
+FULL = Sizes(range(900, 1000), 2, 4, 10, 20, 50, range(900, 905), 3)
+QUICK = Sizes(range(900, 910), 2, 2, 3, 4, 50, range(900, 901), 1)
+
+
+def run(sizes: Sizes, threads: int | None, seed: int, skip: Sequence[str] = ()) -> dict[str, Any]:
+    from benchmarks.harness import machine
+
+    started = time.perf_counter()
+    ours = api.load_model(threads=threads, seed=seed)
+    assert isinstance(ours, LlamaModel)
+    naive = NaiveModel(threads=ours.threads, seed=seed)
+    raw = RawContext(ours.threads)
+    report: dict[str, Any] = {"machine": machine(), "model": ours.name, "threads": ours.threads, "seed": seed}
+    try:
+        report["raw_llama_cpp"] = raw.throughput(sizes.repetitions)
+        report["resident_switch"] = resident_switch(ours)
+        if "values" not in skip:
+            states = value_states(sizes.value_rows, sizes.per_puzzle)
+            report["values"] = values(naive, ours, states, sizes.plain_every, sizes.both)
+        if "clues" not in skip:
+            report["clues"] = clues(naive, ours, raw, clue_sets(sizes.clues, sizes.candidates))
+        if "solve" not in skip:
+            report["solve"] = solves(naive, ours, sizes.solve_rows, seed)
+    finally:
+        raw.close()
+    report["seconds"] = time.perf_counter() - started
+    return report
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as plain text."""
+    raw = report["raw_llama_cpp"]
+    lines = [
+        f"model {report['model']}, {report['threads']} threads, {report['machine'].get('cpu')}",
+        f"raw llama.cpp: pp512 {raw['pp512_tokens_per_second']:.0f} tokens/s,"
+        f" tg128 {raw['tg128_tokens_per_second']:.1f} tokens/s",
+    ]
+    if "resident_switch" in report:
+        r = report["resident_switch"]
+        lines.append(
+            f"resident prefix of {r['prefix_tokens']} tokens ({r['state_mb']:.1f} MB) back into sequence 0:"
+            f" restore state {r['restore_state_ms']:.2f} ms, share cells (seq_cp) {r['share_seq_cp_ms']:.3f} ms,"
+            f" recompute {r['recompute_ms']:.0f} ms"
+        )
+    lines += ["", f"{'workload':46} {'plain s':>8} {'tot s':>8} {'ratio':>7} {'plain tok':>9} {'tot tok':>8} {'outside':>8}"]
+
+    def row(name: str, plain: dict[str, Any], ours: dict[str, Any], ratio: float | None = None) -> str:
+        outside = 1 - ours["llama_seconds"] / ours["seconds"] if ours["seconds"] else 0.0
+        ratio = plain["seconds"] / ours["seconds"] if ratio is None else ratio
+        return (
+            f"{name:46} {plain['seconds']:8.2f} {ours['seconds']:8.2f} {ratio:6.1f}x"
+            f" {plain['tokens']:9d} {ours['tokens']:8d} {outside:8.1%}"
+        )
+
+    if "values" in report:
+        v = report["values"]
+        name = f"1 values: {v['plain_states']} | {v['states']} states, 3 samples | labels"
+        lines.append(row(name, v["plain_paper"], v["tot_labels"], v["speedup"]) + "  (ratio per state)")
+        if "paper_method_both" in v:
+            p = v["paper_method_both"]
+            lines.append(row(f"  the paper's 3 samples on both, {p['states']} states", p["plain"], p["tot"]))
+    if "clues" in report:
+        c = report["clues"]
+        name = f"2 {c['clues']} clues x {c['candidates']} candidates"
+        lines.append(row(name, c["plain_per_candidate"], c["tot_batched"]))
+        lines.append(
+            f"  compute floor {c['floor']['seconds']:.2f} s for {c['floor']['tokens']} tokens: tot at"
+            f" {c['over_floor']:.2f}x the floor; top-1 same as plain {c['top1_same_as_plain']}/{c['clues']},"
+            f" correct {c['top1_correct']}/{c['clues']}"
+        )
+    if "solve" in report:
+        s = report["solve"]
+        n = len(s["puzzles"])
+        lines.append(row(f"3 ToT-BFS solves (fast preset) of {n} puzzles", s["plain"], s["tot"]))
+        lines.append(f"  same decisions {s['same_decisions']}/{n}, same answers {s['same_answers']}/{n}")
+        for p in s["puzzles"]:
+            lines.append(
+                f"    {p['puzzle']}: plain {p['plain']['answer']!s} ({p['plain']['nodes']} nodes),"
+                f" tot {p['tot']['answer']!s} ({p['tot']['nodes']} nodes)"
+            )
+    lines.append(f"\ntotal {report['seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.inference", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller version of every workload")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip", default="", help="comma-separated workloads to skip: values,clues,solve")
+    args = parser.parse_args(argv)
+    report = run(QUICK if args.quick else FULL, args.threads, args.seed, [s for s in args.skip.split(",") if s])
+    print(json.dumps(report, indent=1) if args.json else render(report))
+
+
+if __name__ == "__main__":
+    main()
