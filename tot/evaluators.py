@@ -84,6 +84,8 @@ class ProposeGenerator:
         text = self.model.complete(
             prompt, max_tokens=self.max_tokens, temperature=self.temperature, stop=("Input:", "\n\n"), grammar=grammar
         )
+        if grammar is not None and not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]  # the grammar ends every line with a newline: the rest was cut off
         parsed = self.prompts.parse_proposals(state, text)
         meter = self.model.meter
         meter.proposal_lines += parsed.lines
