@@ -96,6 +96,8 @@ def values(naive: NaiveModel, ours: LlamaModel, states: Sequence[State], plain_e
     """
     prompts: Any = Game24().prompts
     sampled = list(states[::plain_every])
+    SampledValuer(prompts, naive, n=1, max_tokens=1)(states[-1])  # warm-up: both prompts' shared parts cached
+    LabelValuer(prompts, ours)(states[-1])
     plain, _ = measure(naive, lambda: [SampledValuer(prompts, naive, n=3)(s) for s in sampled])
     fast, _ = measure(ours, lambda: [LabelValuer(prompts, ours)(s) for s in states])
     report: dict[str, Any] = {
@@ -108,6 +110,7 @@ def values(naive: NaiveModel, ours: LlamaModel, states: Sequence[State], plain_e
     }
     if both:
         subset = sampled[:both]
+        ours.score_labels(prompts.value_prompt(subset[0]), [" sure"])  # warm-up, as the plain side is
         plain_subset, _ = measure(naive, lambda: [SampledValuer(prompts, naive, n=3)(s) for s in subset])
         ours_paper, _ = measure(ours, lambda: [SampledValuer(prompts, ours, n=3)(s) for s in subset])
         report["paper_method_both"] = {

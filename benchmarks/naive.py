@@ -67,6 +67,7 @@ class NaiveModel:
         self.n_ctx = n_ctx
         self.seed = seed
         self._calls = 0
+        self.completions = 0  # create_completion calls; `meter.calls` counts Model calls, as search budgets do
         self._llamas: dict[bool, Any] = {}
 
     def reseed(self, seed: int) -> None:
@@ -93,7 +94,7 @@ class NaiveModel:
         llm.evals.clear()
         started = time.perf_counter()
         response = llm.create_completion(tokens, **options)
-        self.meter.calls += 1
+        self.completions += 1
         self.meter.model_seconds += time.perf_counter() - started
         self.meter.llama_seconds += llm.seconds - seconds
         generated = int(response["usage"]["completion_tokens"])
@@ -135,6 +136,7 @@ class NaiveModel:
         llm = self._llama(False)
         tokens = self.tokenize(prompt, bos=True)
         self._calls += 1
+        self.meter.calls += 1
         texts = []
         for k in range(n):
             constraint = LlamaGrammar.from_string(grammar, verbose=False) if grammar is not None else None
@@ -158,6 +160,7 @@ class NaiveModel:
         """One completion of prompt + continuation per continuation; log-probabilities from `Llama.scores`."""
         llm = self._llama(True)
         prompt_tokens = self.tokenize(prompt, bos=True)
+        self.meter.calls += 1
         totals = []
         for continuation in continuations:
             cont = self.tokenize(continuation, bos=False)

@@ -126,50 +126,56 @@ class LlamaModel:
         self.meter = Meter()
         self.seed = seed
         self.padding_rows = 0
-        self._calls = 0
-        threads = n_threads or max(1, os.cpu_count() or 1)
-        if threads <= 0:
-            raise InputError(f"threads must be positive, got {threads}")
-        self.threads = threads
-
-        model_params = lib.llama_model_default_params()
-        model_params.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
-        model_params.use_extra_bufts = False  # repacked weights round differently by batch size
-        self.model = lib.llama_model_load_from_file(str(self.path).encode(), model_params)
-        if not self.model:
-            detail = "".join(_LOG_LINES[-3:]).strip()
-            raise ModelError(
-                f"llama.cpp could not load {self.path}: corrupt file or unsupported model"
-                + (f" ({detail.splitlines()[-1]})" if detail else "")
-            )
+        self._calls = 0  # sampling calls since the last reseed: part of each sample's seed
+        self._clock = 0  # calls ever made, for least-recently-used eviction of resident prefixes
+        self.threads = n_threads or max(1, os.cpu_count() or 1)
+        if self.threads <= 0:
+            raise InputError(f"threads must be positive, got {self.threads}")
+        self.model = self._load_model(n_gpu_layers)
         self.vocab = lib.llama_model_get_vocab(self.model)
         self.n_vocab: int = lib.llama_vocab_n_tokens(self.vocab)
         self.pad_token = max(0, lib.llama_vocab_bos(self.vocab))
-
         self.n_seq_max = max(3, min(n_seq_max, lib.llama_max_parallel_sequences()))
         self.scratch = self.n_seq_max - 1  # padding rows live here for the length of one decode
         self.lanes = self.n_seq_max - 2  # sequences 1..lanes hold continuations and samples
-        ctx_params = lib.llama_context_default_params()
-        ctx_params.n_ctx = n_ctx
-        ctx_params.n_batch = _MAX_ROWS + 1
-        ctx_params.n_ubatch = _MAX_ROWS + 1
-        ctx_params.n_seq_max = self.n_seq_max
-        ctx_params.n_threads = threads
-        ctx_params.n_threads_batch = threads
-        ctx_params.kv_unified = True
-        ctx_params.swa_full = True  # sliding-window models keep every position, so prefixes can be reused
-        ctx_params.no_perf = True
-        ctx_params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_ENABLED
-        self.ctx = lib.llama_init_from_model(self.model, ctx_params)
-        if not self.ctx:
-            lib.llama_model_free(self.model)
-            raise ModelError(f"llama.cpp could not create a context for {self.path}")
+        self.ctx = self._new_context(n_ctx)
         self.memory = lib.llama_get_memory(self.ctx)
         self.n_ctx = lib.llama_n_ctx(self.ctx)
         self.batch = lib.llama_batch_init(_MAX_ROWS + 1, 0, self.n_seq_max)
         self.cached: list[int] = []  # tokens held by sequence 0
         self.residents: list[_Resident] = []
         self._exp_buffer: Logits | None = None
+
+    def _load_model(self, n_gpu_layers: int | None) -> Any:
+        params = self.lib.llama_model_default_params()
+        params.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
+        params.use_extra_bufts = False  # repacked weights round differently by batch size
+        model = self.lib.llama_model_load_from_file(str(self.path).encode(), params)
+        if not model:
+            detail = "".join(_LOG_LINES[-3:]).strip()
+            raise ModelError(
+                f"llama.cpp could not load {self.path}: corrupt file or unsupported model"
+                + (f" ({detail.splitlines()[-1]})" if detail else "")
+            )
+        return model
+
+    def _new_context(self, n_ctx: int) -> Any:
+        """A context with one unified KV cache, flash attention and batches of at most `_MAX_ROWS` + 1 rows."""
+        lib = self.lib
+        params = lib.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = params.n_ubatch = _MAX_ROWS + 1
+        params.n_seq_max = self.n_seq_max
+        params.n_threads = params.n_threads_batch = self.threads
+        params.kv_unified = True
+        params.swa_full = True  # sliding-window models keep every position, so prefixes can be reused
+        params.no_perf = True
+        params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_ENABLED  # its per-row kernel skips masked cells
+        ctx = lib.llama_init_from_model(self.model, params)
+        if not ctx:
+            lib.llama_model_free(self.model)
+            raise ModelError(f"llama.cpp could not create a context for {self.path}")
+        return ctx
 
     def reseed(self, seed: int) -> None:
         """Restart the sampling seed sequence, so a run repeats exactly (the cache never changes results)."""
@@ -232,11 +238,14 @@ class LlamaModel:
         started = time.perf_counter()
         try:
             yield
+        except InputError:
+            raise
         except BaseException:
-            self.forget()  # a failed or interrupted decode leaves the cache in an unknown state
+            self.forget()  # a failed or interrupted decode may leave the cache in an unknown state
             raise
         finally:
             self.meter.calls += 1
+            self._clock += 1
             self.meter.model_seconds += time.perf_counter() - started
 
     def _submit(self, rows: Sequence[Row], *, pad: bool = True) -> int:
@@ -332,7 +341,7 @@ class LlamaModel:
             return
         tokens = tuple(self.cached)
         self.residents = [r for r in self.residents if r.tokens != tokens]
-        self.residents.append(_Resident(tokens, state, self._calls))
+        self.residents.append(_Resident(tokens, state, self._clock))
         self.residents.sort(key=lambda r: -r.used)
         while len(self.residents) > _MAX_RESIDENTS or sum(len(r.state) for r in self.residents) > _RESIDENT_BYTES:
             self.residents.pop()
@@ -348,7 +357,7 @@ class LlamaModel:
             self.lib.llama_memory_clear(self.memory, False)
             return 0
         self.cached = list(resident.tokens)
-        resident.used = self._calls
+        resident.used = self._clock
         if shared < len(resident.tokens):  # only this part is shared: keep just that part resident
             self.lib.llama_memory_seq_rm(self.memory, 0, shared, -1)
             self.cached = self.cached[:shared]
@@ -362,7 +371,6 @@ class LlamaModel:
         if not continuations:
             return []
         with self._call():
-            self._calls += 1
             prompt_tokens = self.tokenize(prompt, bos=True)
             conts = [tuple(self.tokenize(c, bos=False)) for c in continuations]
             self.meter.prompt_tokens += len(prompt_tokens) + sum(len(c) for c in conts)
