@@ -196,6 +196,7 @@ def clues(naive: NaiveModel, ours: LlamaModel, raw: RawContext, sets: Sequence[t
     floor_seconds, floor_rows = raw.floor(ours, [(clue_prompt(c), [" " + w for w in words]) for c, words, _ in sets])
     agree = sum(int(np.argmax(a) == np.argmax(b)) for a, b in zip(plain_scores, fast_scores))
     right = sum(int(np.argmax(s) == gold) for s, (_, _, gold) in zip(fast_scores, sets))
+    difference = np.abs(np.array(plain_scores) - np.array(fast_scores))  # the two kernel setups' numerics
     return {
         "clues": len(sets),
         "candidates": len(sets[0][1]) if sets else 0,
@@ -208,6 +209,7 @@ def clues(naive: NaiveModel, ours: LlamaModel, raw: RawContext, sets: Sequence[t
         "tot_outside_share": fast.outside_share,
         "top1_same_as_plain": agree,
         "top1_correct": right,
+        "score_difference_nats": {"mean": float(difference.mean()), "max": float(difference.max())},
     }
 
 
@@ -215,30 +217,31 @@ def clues(naive: NaiveModel, ours: LlamaModel, raw: RawContext, sets: Sequence[t
 
 
 def solves(naive: NaiveModel, ours: LlamaModel, rows: range, seed: int) -> dict[str, Any]:
+    """Whole searches with each backend, the same seed; where their decisions part, and on what values."""
     puzzles = load_puzzles()
     per_puzzle = []
     totals: dict[str, Side] = {}
     for row in rows:
         entry: dict[str, Any] = {"row": row, "puzzle": puzzles[row]}
+        results = {}
         for label, model in (("plain", naive), ("tot", ours)):
             model.reseed(seed)
 
             def solve(model: Model = model, puzzle: str = puzzles[row]) -> Any:
                 return api.solve("game24", puzzle, model=model, seed=seed)
 
-            side, result = measure(model, solve)
+            side, results[label] = measure(model, solve)
+            result = results[label]
             entry[label] = {
                 "answer": result.answer.text if result.answer else None,
                 "solved": result.solved,
-                "expansions": [str(k) for k in result.tree.expansion_order],
                 "nodes": len(result.tree),
                 **asdict(side),
             }
             totals[label] = totals.get(label, Side(0.0, 0.0, 0, 0)) + side
-        entry["same_decisions"] = entry["plain"]["expansions"] == entry["tot"]["expansions"]
+        entry["first_divergence"] = divergence(results["plain"].tree, results["tot"].tree)
+        entry["same_decisions"] = entry["first_divergence"] is None
         entry["same_answer"] = entry["plain"]["answer"] == entry["tot"]["answer"]
-        for label in ("plain", "tot"):
-            del entry[label]["expansions"]
         per_puzzle.append(entry)
     return {
         "puzzles": per_puzzle,
@@ -248,6 +251,30 @@ def solves(naive: NaiveModel, ours: LlamaModel, rows: range, seed: int) -> dict[
         "tot_outside_share": totals["tot"].outside_share,
         "same_decisions": sum(int(p["same_decisions"]) for p in per_puzzle),
         "same_answers": sum(int(p["same_answer"]) for p in per_puzzle),
+    }
+
+
+def divergence(plain: Any, ours: Any) -> dict[str, Any] | None:
+    """The first expansion where two search trees differ, with both trees' values and priors of the two picks."""
+    def expanded(tree: Any) -> list[Any]:
+        by_id = {node.id: node for node in tree}
+        return [by_id[i] for i in tree.expansion_order]
+
+    a, b = expanded(plain), expanded(ours)
+    step = next((i for i, (x, y) in enumerate(zip(a, b)) if x.key != y.key), None)
+    if step is None:
+        return None if len(a) == len(b) else {"step": min(len(a), len(b)), "note": "one search stopped earlier"}
+
+    def seen(tree: Any, key: Any) -> dict[str, Any] | None:
+        node = tree.nodes.get(key)
+        return None if node is None else {"value": node.value, "prior": node.prior}
+
+    picks = {"plain": a[step], "tot": b[step]}
+    return {
+        "step": step,
+        **{f"{side}_expands": node.label for side, node in picks.items()},
+        "in_plain_tree": {node.label: seen(plain, node.key) for node in picks.values()},
+        "in_tot_tree": {node.label: seen(ours, node.key) for node in picks.values()},
     }
 
 
@@ -298,6 +325,12 @@ class RawContext:
         if self.lib.llama_decode(self.ctx, batch) != 0:
             raise RuntimeError("llama_decode failed")
         return time.perf_counter() - started
+
+    def logits(self, index: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """A copy of the logits of row `index` of the last decode."""
+        pointer = self.lib.llama_get_logits_ith(self.ctx, index)
+        row: np.ndarray[Any, np.dtype[np.float32]] = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).copy()
+        return row
 
     def throughput(self, repetitions: int) -> dict[str, float]:
         """Prompt and generation tokens per second the way llama-bench measures pp512 and tg128."""
@@ -352,6 +385,70 @@ def _common(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+# ---- numerics ----------------------------------------------------------------------------------
+
+
+def log_softmax(logits: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    shifted = logits.astype(np.float64) - logits.max()
+    result: np.ndarray[Any, np.dtype[np.float64]] = shifted - np.log(np.exp(shifted).sum())
+    return result
+
+
+def numerics(ours: LlamaModel, raw: RawContext) -> dict[str, Any]:
+    """How far batching moves log-probabilities with llama.cpp's default setup, and with tot's.
+
+    `chunking`: the prompt decoded in chunks of 1, 3, 7, 16 or 64 tokens instead of at once; the largest
+    change of the last token's top-10 log-probabilities. `lanes`: one continuation scored in a lane after 0 to
+    13 rows of another lane (default setup), or alone and among other continuations (tot); the spread of its
+    log-probability.
+    """
+    prompt = Game24().prompts.verdict_prompt(tuple(Fraction(n) for n in (4, 6, 9)))
+    tokens = ours.tokenize(prompt, bos=True)
+    n = len(tokens)
+    chunks = (1, 3, 7, 16, 64)
+
+    def raw_last(chunk: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+        raw.lib.llama_memory_clear(raw.memory, True)
+        for start in range(0, n, chunk):
+            raw.decode([(t, start + j, (0,), start + j == n - 1) for j, t in enumerate(tokens[start : start + chunk])])
+        return log_softmax(raw.logits(-1))
+
+    def ours_last(chunk: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+        ours.forget()
+        for end in range(chunk, n + chunk, chunk):  # a prompt extended `chunk` tokens at a time, as caches are
+            last = ours._prefill(tokens[: min(end, n)])
+        return log_softmax(last)
+
+    def spread(last: Callable[[int], np.ndarray[Any, np.dtype[np.float64]]]) -> float:
+        reference = last(n)
+        top = np.argsort(-reference)[:10]
+        return max(float(np.abs(last(c)[top] - reference[top]).max()) for c in chunks)
+
+    continuation = " impossible to say"
+    others = [" sure", " likely", " no way at all", " it can be done"]
+    cont = ours.tokenize(continuation, bos=False)
+    raw.lib.llama_memory_clear(raw.memory, True)
+    raw.decode([(t, j, (0, 1, 2), j == n - 1) for j, t in enumerate(tokens)])
+    first = log_softmax(raw.logits(-1))[cont[0]]
+    per_batch = []
+    for m in (0, 1, 2, 3, 5, 8, 13):  # m rows of another lane before it in the same batch
+        raw.lib.llama_memory_seq_rm(raw.memory, 1, n, -1)
+        raw.lib.llama_memory_seq_rm(raw.memory, 2, n, -1)
+        filler = [(tokens[j % n], n + j, (1,), False) for j in range(m)]
+        raw.decode(filler + [(t, n + j, (2,), True) for j, t in enumerate(cont[:-1])])
+        per_batch.append(first + sum(log_softmax(raw.logits(m + j))[cont[j + 1]] for j in range(len(cont) - 1)))
+    groupings = [[continuation], others + [continuation], [continuation] + others, others[:2] + [continuation]]
+    ours_scores = [ours.score_continuations(prompt, group)[group.index(continuation)] for group in groupings]
+    ours.forget()
+    return {
+        "chunking_max_change_nats": {"llama_cpp_default": spread(raw_last), "tot": spread(ours_last)},
+        "lanes_spread_nats": {
+            "llama_cpp_default": float(max(per_batch) - min(per_batch)),
+            "tot": float(max(ours_scores) - min(ours_scores)),
+        },
+    }
+
+
 # ---- the run ------------------------------------------------------------------------------------
 
 
@@ -383,6 +480,7 @@ def run(sizes: Sizes, threads: int | None, seed: int, skip: Sequence[str] = ()) 
     try:
         report["raw_llama_cpp"] = raw.throughput(sizes.repetitions)
         report["resident_switch"] = resident_switch(ours)
+        report["numerics"] = numerics(ours, raw)
         if "values" not in skip:
             states = value_states(sizes.value_rows, sizes.per_puzzle)
             report["values"] = values(naive, ours, states, sizes.plain_every, sizes.both)
@@ -411,6 +509,13 @@ def render(report: dict[str, Any]) -> str:
             f" restore state {r['restore_state_ms']:.2f} ms, share cells (seq_cp) {r['share_seq_cp_ms']:.3f} ms,"
             f" recompute {r['recompute_ms']:.0f} ms"
         )
+    if "numerics" in report:
+        c, lanes = report["numerics"]["chunking_max_change_nats"], report["numerics"]["lanes_spread_nats"]
+        lines.append(
+            f"numerics: prompt decoded in other chunks moves top-10 log-probs by up to {c['llama_cpp_default']:.3f}"
+            f" nats with llama.cpp defaults, {c['tot']:.3f} with tot's setup; one continuation in different batches"
+            f" spreads {lanes['llama_cpp_default']:.3f} vs {lanes['tot']:.3f} nats"
+        )
     lines += ["", f"{'workload':46} {'plain s':>8} {'tot s':>8} {'ratio':>7} {'plain tok':>9} {'tot tok':>8} {'outside':>8}"]
 
     def row(name: str, plain: dict[str, Any], ours: dict[str, Any], ratio: float | None = None) -> str:
@@ -437,6 +542,8 @@ def render(report: dict[str, Any]) -> str:
             f" {c['over_floor']:.2f}x the floor; top-1 same as plain {c['top1_same_as_plain']}/{c['clues']},"
             f" correct {c['top1_correct']}/{c['clues']}"
         )
+        d = c["score_difference_nats"]
+        lines.append(f"  |plain - tot| log-probability per candidate: mean {d['mean']:.3f}, max {d['max']:.3f} nats")
     if "solve" in report:
         s = report["solve"]
         n = len(s["puzzles"])
@@ -447,6 +554,8 @@ def render(report: dict[str, Any]) -> str:
                 f"    {p['puzzle']}: plain {p['plain']['answer']!s} ({p['plain']['nodes']} nodes),"
                 f" tot {p['tot']['answer']!s} ({p['tot']['nodes']} nodes)"
             )
+            if p["first_divergence"]:
+                lines.append(f"      first different expansion: {json.dumps(p['first_divergence'])}")
     lines.append(f"\ntotal {report['seconds']:.0f} s")
     return "\n".join(lines)
 
