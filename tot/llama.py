@@ -52,6 +52,7 @@ _MIN_ROWS = 8  # fewer rows per llama_decode take other kernels (and round diffe
 _MAX_ROWS = 63  # from 64 query rows flash attention switches to its tiled kernel
 _MIN_RESIDENT = 32  # a shared prefix needs this many tokens to be kept resident
 _MAX_RESIDENTS = 8
+_SCRATCH_ROWS = 4  # logits rows exponentiated at a time
 _RESIDENT_BYTES = 512 << 20  # saved states kept in memory, at most
 
 Row = tuple[int, int, Sequence[int], bool]  # token, position, sequences, wants logits
@@ -144,7 +145,7 @@ class LlamaModel:
         self.batch = lib.llama_batch_init(_MAX_ROWS + 1, 0, self.n_seq_max)
         self.cached: list[int] = []  # tokens held by sequence 0
         self.residents: list[_Resident] = []
-        self._exp_buffer: Logits | None = None
+        self._scratch: Logits | None = None  # exponentials of a few logits rows, small enough to stay cached
 
     def _load_model(self, n_gpu_layers: int | None) -> Any:
         params = self.lib.llama_model_default_params()
@@ -288,11 +289,11 @@ class LlamaModel:
             if outputs:
                 yield np.ctypeslib.as_array(self.lib.llama_get_logits(self.ctx), shape=(outputs, self.n_vocab))
 
-    def _scratch(self) -> Logits:
-        """A reusable buffer for the exponentials of one decode's logits rows."""
-        if self._exp_buffer is None:
-            self._exp_buffer = np.empty((_MAX_ROWS, self.n_vocab), dtype=np.float32)
-        return self._exp_buffer
+    def _logsumexp(self, rows: Logits) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """`_logsumexp` of logits rows, with a scratch buffer kept for the next call."""
+        if self._scratch is None:
+            self._scratch = np.empty((_SCRATCH_ROWS, self.n_vocab), dtype=np.float32)
+        return _logsumexp(rows, self._scratch)
 
     def _prefill(self, tokens: list[int]) -> Logits:
         """Make sequence 0 hold `tokens`, evaluating only what is not cached; return the last token's logits."""
@@ -387,7 +388,7 @@ class LlamaModel:
 
     def _first_tokens(self, conts: Sequence[tuple[int, ...]], last: Logits) -> dict[tuple[int, ...], float]:
         """Each distinct continuation's log-probability of its first token (0 for an empty one)."""
-        lse = float(_logsumexp(last[None, :])[0])
+        lse = float(self._logsumexp(last[None, :])[0])
         return {c: float(last[c[0]]) - lse if c else 0.0 for c in set(conts)}
 
     def _score_trie(self, n_prompt: int, paths: Sequence[tuple[int, ...]], totals: dict[tuple[int, ...], float]) -> None:
@@ -418,7 +419,7 @@ class LlamaModel:
             mine = picks[cursor:end]
             index = np.fromiter((r - offset for r, _ in mine), dtype=np.intp, count=len(mine))
             tokens = np.fromiter((t for _, t in mine), dtype=np.intp, count=len(mine))
-            lse = _logsumexp(block, self._scratch())
+            lse = self._logsumexp(block)
             for pick, value in zip(mine, (block[index, tokens] - lse[index]).tolist()):
                 values[pick] = value
             offset += len(block)
@@ -591,16 +592,19 @@ def _split(rows: Sequence[Row], limit: int) -> Iterator[Sequence[Row]]:
         start = end
 
 
-def _logsumexp(rows: Logits, scratch: Logits | None = None) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """log(sum(exp(row))) of each row, vectorised; `scratch` (at least as large) saves an allocation.
+def _logsumexp(rows: Logits, scratch: Logits) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """log(sum(exp(row))) of each row, vectorised over blocks of rows that fit `scratch` (kept in cache).
 
     The exponentials are taken without subtracting each row's maximum (one pass less), unless that
     overflows or underflows.
     """
-    out = scratch[: len(rows)] if scratch is not None and scratch.shape[0] >= len(rows) else None
-    total = np.exp(rows, out=out).sum(axis=1)
+    total = np.empty(len(rows), dtype=np.float64)
+    step = len(scratch)
+    for start in range(0, len(rows), step):
+        block = rows[start : start + step]
+        total[start : start + len(block)] = np.exp(block, out=scratch[: len(block)]).sum(axis=1)
     if np.all(np.isfinite(total)) and np.all(total > 0):
-        direct: np.ndarray[Any, np.dtype[np.float64]] = np.log(total.astype(np.float64))
+        direct: np.ndarray[Any, np.dtype[np.float64]] = np.log(total)
         return direct
     top = rows.max(axis=1)
     shifted = np.exp(rows - top[:, None]).sum(axis=1, dtype=np.float64)
