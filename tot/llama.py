@@ -179,9 +179,13 @@ class LlamaModel:
         return ctx
 
     def reseed(self, seed: int) -> None:
-        """Restart the sampling seed sequence, so a run repeats exactly (the cache never changes results)."""
+        """Restart the sampling seed sequence and empty the cache, so a run repeats exactly, usage included.
+
+        (The cache never changes results, only how many tokens are evaluated.)
+        """
         self.seed = seed
         self._calls = 0
+        self.forget()
 
     def forget(self) -> None:
         """Empty the KV cache and drop every resident prefix: the next call starts cold."""
