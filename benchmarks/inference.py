@@ -31,7 +31,7 @@ import numpy as np
 from benchmarks.naive import NaiveModel
 from tot import api
 from tot.evaluators import LabelValuer, SampledValuer
-from tot.llama import LlamaModel, continuation_trie
+from tot.llama import LlamaModel, Row, common_prefix, continuation_trie, fill_batch
 from tot.model import Model, resolve_model_path
 from tot.tasks.game24 import Game24, load_puzzles
 
@@ -310,19 +310,11 @@ class RawContext:
         self.lib.llama_free(self.ctx)
         self.lib.llama_model_free(self.model)
 
-    def decode(self, rows: Sequence[tuple[int, int, Sequence[int], bool]]) -> float:
+    def decode(self, rows: Sequence[Row]) -> float:
         """One llama_decode of `rows` (token, position, sequences, logits); returns its seconds."""
-        batch = self.batch
-        for i, (token, pos, seqs, logits) in enumerate(rows):
-            batch.token[i] = token
-            batch.pos[i] = pos
-            batch.n_seq_id[i] = len(seqs)
-            for j, seq in enumerate(seqs):
-                batch.seq_id[i][j] = seq
-            batch.logits[i] = logits
-        batch.n_tokens = len(rows)
+        fill_batch(self.batch, rows)
         started = time.perf_counter()
-        if self.lib.llama_decode(self.ctx, batch) != 0:
+        if self.lib.llama_decode(self.ctx, self.batch) != 0:
             raise RuntimeError("llama_decode failed")
         return time.perf_counter() - started
 
@@ -359,12 +351,12 @@ class RawContext:
             tokens = ours.tokenize(prompt, bos=True)
             paths = sorted({tuple(ours.tokenize(c, bos=False)) for c in continuations})
             paths = [p for p in paths if len(p) > 1]
-            keep = min(_common(cached, tokens), len(tokens) - 1)
+            keep = min(common_prefix(cached, tokens), len(tokens) - 1)
             lanes = tuple(range(1, len(paths) + 1))
             self.lib.llama_memory_seq_rm(self.memory, -1, keep, -1)
             for lane in lanes:
                 self.lib.llama_memory_seq_cp(self.memory, 0, lane, -1, -1)
-            rows: list[tuple[int, int, Sequence[int], bool]] = [
+            rows: list[Row] = [
                 (t, keep + j, (0, *lanes), keep + j == len(tokens) - 1) for j, t in enumerate(tokens[keep:])
             ]
             rows += [(p[-1], len(tokens) + len(p) - 1, ls, True) for p, ls in continuation_trie(paths).items()]
@@ -374,15 +366,6 @@ class RawContext:
                 self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
             cached = tokens
         return seconds, rows_total
-
-
-def _common(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 # ---- numerics ----------------------------------------------------------------------------------

@@ -255,33 +255,16 @@ class LlamaModel:
 
     def _submit(self, rows: Sequence[Row], *, pad: bool = True) -> int:
         """One llama_decode of `rows` (padded to `_MIN_ROWS` when `pad`); returns how many logits rows it made."""
-        batch = self.batch
-        outputs = 0
-        for i, (token, pos, seqs, logits) in enumerate(rows):
-            batch.token[i] = token
-            batch.pos[i] = pos
-            batch.n_seq_id[i] = len(seqs)
-            for j, seq in enumerate(seqs):
-                batch.seq_id[i][j] = seq
-            batch.logits[i] = logits
-            outputs += logits
         padding = max(0, _MIN_ROWS - len(rows)) if pad else 0
-        for j in range(padding):
-            i = len(rows) + j
-            batch.token[i] = self.pad_token
-            batch.pos[i] = j
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = self.scratch
-            batch.logits[i] = False
-        batch.n_tokens = len(rows) + padding
+        fill_batch(self.batch, [*rows, *((self.pad_token, j, (self.scratch,), False) for j in range(padding))])
         with self._in_llama():
-            status = self.lib.llama_decode(self.ctx, batch)
+            status = self.lib.llama_decode(self.ctx, self.batch)
         if padding:
             self.lib.llama_memory_seq_rm(self.memory, self.scratch, -1, -1)
             self.padding_rows += padding
         if status != 0:
             raise ModelError(f"llama_decode failed with status {status} (context of {self.n_ctx} tokens full?)")
-        return outputs
+        return sum(logits for *_, logits in rows)
 
     def _decode(self, rows: Sequence[Row]) -> Iterator[Logits]:
         """Decode `rows` in calls of `_MIN_ROWS`..`_MAX_ROWS` rows; yield each call's logits rows.
@@ -321,10 +304,10 @@ class LlamaModel:
 
     def _reuse(self, tokens: list[int]) -> int:
         """How many leading `tokens` sequence 0 holds, after switching to a resident prefix that covers more."""
-        here = _common_prefix(self.cached, tokens)
+        here = common_prefix(self.cached, tokens)
         if here < len(self.cached):
             self._keep_resident(here)
-        matches = [(_common_prefix(r.tokens, tokens), r) for r in self.residents]
+        matches = [(common_prefix(r.tokens, tokens), r) for r in self.residents]
         there, best = max(matches, key=lambda m: m[0], default=(0, None))
         if best is None or there <= here or there < _MIN_RESIDENT:
             return here
@@ -573,6 +556,18 @@ class _Sampler:
         return token
 
 
+def fill_batch(batch: Any, rows: Sequence[Row]) -> None:
+    """Write `rows` (token, position, sequences, wants logits) into a `llama_batch`."""
+    for i, (token, pos, seqs, logits) in enumerate(rows):
+        batch.token[i] = token
+        batch.pos[i] = pos
+        batch.n_seq_id[i] = len(seqs)
+        for j, seq in enumerate(seqs):
+            batch.seq_id[i][j] = seq
+        batch.logits[i] = logits
+    batch.n_tokens = len(rows)
+
+
 def continuation_trie(paths: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], list[int]]:
     """The prefixes to decode to score `paths` (each path's proper prefixes), parents first, with their lanes.
 
@@ -616,7 +611,7 @@ def _logsumexp(rows: Logits, scratch: Logits) -> np.ndarray[Any, np.dtype[np.flo
     return result
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """Length of the longest common prefix of two token sequences."""
     n = 0
     for x, y in zip(a, b):
@@ -627,7 +622,7 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 def _starts_with(tokens: Sequence[int], prefix: Sequence[int]) -> bool:
-    return len(prefix) <= len(tokens) and _common_prefix(tokens, prefix) == len(prefix)
+    return len(prefix) <= len(tokens) and common_prefix(tokens, prefix) == len(prefix)
 
 
 def load(
