@@ -9,7 +9,8 @@ Workloads, each run by both backends side by side (`benchmarks/naive.py` is the 
    completions of the value prompt) on the plain backend vs one-pass label values on tot's backend;
 2. clues: 50 candidate answers for each of 20 mini-crossword clues: one call per candidate vs one
    batched call per clue, and the compute floor (the same rows in one raw llama_decode, no Python);
-3. solve: `tot.api.solve` (default preset) of rows 900-904 with each backend, same seeds: same decisions?
+3. solve: `tot.api.solve` (default preset) of rows 900-904 on tot's backend, its model calls replayed on
+   the plain backend (the same work), and the plain backend's own search from the same seed: same decisions?
 Plus raw llama.cpp throughput for the model (pp512 and tg128, measured like llama-bench) and, for tot's
 backend, the share of wall time spent outside llama.cpp.
 """
@@ -122,6 +123,20 @@ def values(naive: NaiveModel, ours: LlamaModel, states: Sequence[State], plain_e
     return report
 
 
+def tot_prompt_speed(ours: LlamaModel, repetitions: int) -> float:
+    """Tokens per second of tot's backend on pp512 (the same 512 tokens, in its 8..63-row batches)."""
+    rng = random.Random(0)
+    tokens = [rng.randrange(1000, ours.n_vocab) for _ in range(512)]
+    seconds = []
+    for _ in range(repetitions + 1):  # the first is a warm-up
+        ours.forget()
+        started = time.perf_counter()
+        ours._prefill(tokens)
+        seconds.append(time.perf_counter() - started)
+    ours.forget()
+    return 512 / float(np.mean(seconds[1:]))
+
+
 def resident_switch(ours: LlamaModel, repetitions: int = 5) -> dict[str, float]:
     """Milliseconds to make sequence 0 hold a value-prompt prefix again: restore it, share it, or recompute it."""
     lib, memory = ours.lib, ours.memory
@@ -216,21 +231,70 @@ def clues(naive: NaiveModel, ours: LlamaModel, raw: RawContext, sets: Sequence[t
 # ---- workload 3: whole searches -----------------------------------------------------------------
 
 
+class Recorder:
+    """A `Model` that passes every call on to `model` and keeps the calls, to replay them on another model."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.name = model.name
+        self.meter = model.meter
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def reseed(self, seed: int) -> None:
+        self.model.reseed(seed)  # type: ignore[attr-defined]
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append((method, args, kwargs))
+        return getattr(self.model, method)(*args, **kwargs)
+
+    def complete(self, prompt: str, **kwargs: Any) -> str:
+        text: str = self._call("complete", prompt, **kwargs)
+        return text
+
+    def sample(self, prompt: str, n: int, **kwargs: Any) -> list[str]:
+        texts: list[str] = self._call("sample", prompt, n, **kwargs)
+        return texts
+
+    def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[float]:
+        scores: list[float] = self._call("score_continuations", prompt, continuations)
+        return scores
+
+    def score_labels(self, prompt: str, labels: Sequence[str]) -> list[float]:
+        scores: list[float] = self._call("score_labels", prompt, labels)
+        return scores
+
+
+def replay(model: Model, calls: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
+    """Make `calls` (from a `Recorder`) on `model`, in order."""
+    for method, args, kwargs in calls:
+        getattr(model, method)(*args, **kwargs)
+
+
 def solves(naive: NaiveModel, ours: LlamaModel, rows: range, seed: int) -> dict[str, Any]:
-    """Whole searches with each backend, the same seed; where their decisions part, and on what values."""
+    """Whole searches: tot's, its exact model calls replayed on the plain backend, and the plain backend's own.
+
+    The replay is the same work by construction (the same calls in the same order), so its time ratio
+    is what the backend alone buys on a whole search. The plain backend's own search starts from the
+    same seed; where its decisions part from tot's, the report shows the values that made them part.
+    """
     puzzles = load_puzzles()
     per_puzzle = []
     totals: dict[str, Side] = {}
+
+    def add(label: str, side: Side) -> None:
+        totals[label] = totals.get(label, Side(0.0, 0.0, 0, 0)) + side
+
     for row in rows:
         entry: dict[str, Any] = {"row": row, "puzzle": puzzles[row]}
         results = {}
-        for label, model in (("plain", naive), ("tot", ours)):
+        recorder = Recorder(ours)
+        for label, model in (("tot", recorder), ("plain", naive)):
             model.reseed(seed)
 
             def solve(model: Model = model, puzzle: str = puzzles[row]) -> Any:
                 return api.solve("game24", puzzle, model=model, seed=seed)
 
-            side, results[label] = measure(model, solve)
+            side, results[label] = measure(naive if model is naive else ours, solve)
             result = results[label]
             entry[label] = {
                 "answer": result.answer.text if result.answer else None,
@@ -238,19 +302,24 @@ def solves(naive: NaiveModel, ours: LlamaModel, rows: range, seed: int) -> dict[
                 "nodes": len(result.tree),
                 **asdict(side),
             }
-            totals[label] = totals.get(label, Side(0.0, 0.0, 0, 0)) + side
+            add(label, side)
+        naive.reseed(seed)
+        side, _ = measure(naive, lambda: replay(naive, recorder.calls))
+        entry["plain_replay"] = asdict(side)
+        add("plain_replay", side)
         entry["first_divergence"] = divergence(results["plain"].tree, results["tot"].tree)
         entry["same_decisions"] = entry["first_divergence"] is None
         entry["same_answer"] = entry["plain"]["answer"] == entry["tot"]["answer"]
         per_puzzle.append(entry)
     return {
         "puzzles": per_puzzle,
-        "plain": asdict(totals["plain"]),
-        "tot": asdict(totals["tot"]),
-        "speedup": totals["plain"].seconds / totals["tot"].seconds,
+        **{label: asdict(side) for label, side in totals.items()},
+        "speedup": totals["plain_replay"].seconds / totals["tot"].seconds,
+        "speedup_own_searches": totals["plain"].seconds / totals["tot"].seconds,
         "tot_outside_share": totals["tot"].outside_share,
         "same_decisions": sum(int(p["same_decisions"]) for p in per_puzzle),
         "same_answers": sum(int(p["same_answer"]) for p in per_puzzle),
+        "solved": {side: sum(int(p[side]["solved"]) for p in per_puzzle) for side in ("tot", "plain")},
     }
 
 
@@ -462,6 +531,7 @@ def run(sizes: Sizes, threads: int | None, seed: int, skip: Sequence[str] = ()) 
     report: dict[str, Any] = {"machine": machine(), "model": ours.name, "threads": ours.threads, "seed": seed}
     try:
         report["raw_llama_cpp"] = raw.throughput(sizes.repetitions)
+        report["raw_llama_cpp"]["tot_setup_pp512_tokens_per_second"] = tot_prompt_speed(ours, sizes.repetitions)
         report["resident_switch"] = resident_switch(ours)
         report["numerics"] = numerics(ours, raw)
         if "values" not in skip:
@@ -483,7 +553,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"model {report['model']}, {report['threads']} threads, {report['machine'].get('cpu')}",
         f"raw llama.cpp: pp512 {raw['pp512_tokens_per_second']:.0f} tokens/s,"
-        f" tg128 {raw['tg128_tokens_per_second']:.1f} tokens/s",
+        f" tg128 {raw['tg128_tokens_per_second']:.1f} tokens/s; pp512 with tot's exact setup"
+        f" {raw['tot_setup_pp512_tokens_per_second']:.0f} tokens/s",
     ]
     if "resident_switch" in report:
         r = report["resident_switch"]
@@ -530,8 +601,13 @@ def render(report: dict[str, Any]) -> str:
     if "solve" in report:
         s = report["solve"]
         n = len(s["puzzles"])
-        lines.append(row(f"3 ToT-BFS solves (fast preset) of {n} puzzles", s["plain"], s["tot"]))
-        lines.append(f"  same decisions {s['same_decisions']}/{n}, same answers {s['same_answers']}/{n}")
+        lines.append(row(f"3 ToT-BFS solves (fast preset) of {n} puzzles", s["plain_replay"], s["tot"]))
+        lines.append("  plain side: tot's model calls replayed, so the same decisions and answers by construction")
+        lines.append(row("  the plain backend's own searches, same seed", s["plain"], s["tot"]))
+        lines.append(
+            f"  own searches: same decisions {s['same_decisions']}/{n}, same answers {s['same_answers']}/{n},"
+            f" solved plain {s['solved']['plain']}/{n}, tot {s['solved']['tot']}/{n}"
+        )
         for p in s["puzzles"]:
             lines.append(
                 f"    {p['puzzle']}: plain {p['plain']['answer']!s} ({p['plain']['nodes']} nodes),"
