@@ -135,6 +135,7 @@ class NaiveModel:
 
         llm = self._llama(False)
         tokens = self.tokenize(prompt, bos=True)
+        self.meter.begin_call()
         self._calls += 1
         self.meter.calls += 1
         texts = []
@@ -160,6 +161,7 @@ class NaiveModel:
         """One completion of prompt + continuation per continuation; log-probabilities from `Llama.scores`."""
         llm = self._llama(True)
         prompt_tokens = self.tokenize(prompt, bos=True)
+        self.meter.begin_call()
         self.meter.calls += 1
         totals = []
         for continuation in continuations:

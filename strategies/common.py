@@ -58,13 +58,21 @@ class Search:
             raise BudgetReached(reason)
 
     def run(self, body: Callable[[], str | None]) -> str:
-        """Run a strategy's loop; the stop reason: its own, "exhausted", a budget's name, or "interrupted"."""
+        """Run a strategy's loop; the stop reason: its own, "exhausted", a budget's name, or "interrupted".
+
+        While it runs, the model's meter checks the budget before every model call, so that the
+        search stops within one call of a limit even when one step makes several calls.
+        """
+        meter = self.tracker.meter
+        outer, meter.guard = meter.guard, self.check
         try:
             return body() or "exhausted"
         except BudgetReached as reached:
             return reached.reason
         except KeyboardInterrupt:
             return "interrupted"
+        finally:
+            meter.guard = outer
 
     def expand(self, node: Node) -> list[Node]:
         """Ask the evaluator for thoughts from `node` and add them as children (shared by key)."""

@@ -21,6 +21,7 @@ class ScriptedModel:
         self.prompts: list[str] = []
 
     def _count(self, prompt: str) -> None:
+        self.meter.begin_call()
         self.prompts.append(prompt)
         self.meter.calls += 1
         self.meter.prompt_tokens += len(prompt.split())

@@ -219,6 +219,40 @@ def test_usage_never_exceeds_a_budget_by_more_than_one_call(
         assert result.stop_reason == kind
 
 
+class ChattyEvaluator(ScriptedEvaluator):
+    """Asks a scripted model `calls_per_step` times for every prior and value, as the crossword evaluator does per clue."""
+
+    def __init__(self, task: Any, calls_per_step: int) -> None:
+        super().__init__(task, {}, default=0.5)
+        self.model = ScriptedModel()
+        self.meter = self.model.meter
+        self.calls_per_step = calls_per_step
+
+    def _ask(self) -> None:
+        for _ in range(self.calls_per_step):
+            self.model.score_continuations("clue", ["word"])
+
+    def prior(self, state: Any) -> list[Candidate[Any]]:
+        self._ask()
+        actions = list(self.task.actions(state))
+        return [Candidate(a, self.task.describe(state, a), 1.0 / len(actions), "scripted") for a in actions]
+
+    def evaluate(self, state: Any) -> float:
+        if not self.task.is_terminal(state):
+            self._ask()
+        return 0.5
+
+
+@pytest.mark.parametrize("name", ["bfs", "dfs", "best-first", "mcts"])
+def test_a_step_of_many_model_calls_still_stops_within_one_call_of_the_limit(name: str) -> None:
+    task = Spell("zzzz", alphabet="abcd")
+    evaluator = ChattyEvaluator(task, calls_per_step=6)
+    result = strategies.get(name)(task, evaluator, "", budget=Budget(max_calls=9))
+    assert result.stop_reason == "calls"
+    assert result.usage.calls <= 9
+    assert evaluator.meter.guard is None  # the search takes its guard away when it stops
+
+
 @pytest.mark.parametrize("name", ["bfs", "dfs", "best-first", "mcts"])
 def test_ctrl_c_returns_the_tree_so_far(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()

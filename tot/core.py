@@ -8,7 +8,7 @@ the domain. They meet here.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -124,9 +124,17 @@ class Meter:
     proposals_malformed: int = 0
     proposals_illegal: int = 0
     proposals_repaired: int = 0
+    # Set by a running search: raises when its budget is spent, so that an evaluator making
+    # several model calls for one node stops at the limit instead of after all of them.
+    guard: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def begin_call(self) -> None:
+        """Called by a model backend before each model call; raises when a search's budget is spent."""
+        if self.guard is not None:
+            self.guard()
 
     def snapshot(self) -> dict[str, float]:
-        return dict(vars(self))
+        return {name: value for name, value in vars(self).items() if name != "guard"}
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,7 @@ class LlamaModel:
 
     @contextmanager
     def _call(self) -> Iterator[None]:
+        self.meter.begin_call()
         started = time.perf_counter()
         try:
             yield

@@ -17,7 +17,11 @@ from tot.errors import ModelError
 
 
 class Model(Protocol):
-    """A language model as search uses it. Every call updates `meter`."""
+    """A language model as search uses it.
+
+    Every call first calls `meter.begin_call()` (which raises when a running search's budget is
+    spent), then adds what it cost to `meter`.
+    """
 
     name: str
     meter: Meter
