@@ -57,10 +57,13 @@ def solve(
                      "io, cot, cot-sc (no search: the model answers directly, with one or several chains of thought)."),
     ] = None,
     generator: Annotated[
-        Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), propose, grammar, all (no model).")
+        Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), propose (the paper's prompt), "
+                                    "grammar (propose, constrained to legal lines), all (no model), task (the task's own; "
+                                    "crosswords).")
     ] = None,
     evaluator: Annotated[
-        Optional[str], typer.Option(help="State values: labels (one pass), sample (paper, 3 samples), oracle, uniform.")
+        Optional[str], typer.Option(help="State values: labels (one pass), sample (paper, 3 samples), oracle (exact solver), "
+                                    "uniform (all equal), task (the task's own; crosswords).")
     ] = None,
     breadth: Annotated[Optional[int], typer.Option(help="BFS beam width b.")] = None,
     backtrack: Annotated[

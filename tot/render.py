@@ -105,7 +105,7 @@ def summary(result: Result, *, show_tree: bool = True) -> RenderableType:
         parts.append(Panel(Text(result.answer.text, style="bold green"), title="answer (verified)", expand=False))
     else:
         reason = {
-            "exhausted": "the search space was exhausted",
+            "exhausted": "the strategy ran to its end",
             "interrupted": "interrupted",
         }.get(result.stop_reason, f"the {result.stop_reason} budget ran out")
         parts.append(Panel(Text(f"no solution found within budget: {reason}", style="bold red"), expand=False))
