@@ -88,7 +88,9 @@ def value_states(rows: range, per_puzzle: int) -> list[State]:
     return states
 
 
-def values(naive: NaiveModel, ours: LlamaModel, states: Sequence[State], plain_every: int, both: int) -> dict[str, Any]:
+def values(
+    naive: NaiveModel, ours: LlamaModel, raw: RawContext, states: Sequence[State], plain_every: int, both: int
+) -> dict[str, Any]:
     """The paper's sampled values on the plain backend against one-pass label values on tot's.
 
     The slow plain side values every `plain_every`-th state only; the speedup compares seconds per
@@ -100,14 +102,20 @@ def values(naive: NaiveModel, ours: LlamaModel, states: Sequence[State], plain_e
     SampledValuer(prompts, naive, n=1, max_tokens=1)(states[-1])  # warm-up: both prompts' shared parts cached
     LabelValuer(prompts, ours)(states[-1])
     plain, _ = measure(naive, lambda: [SampledValuer(prompts, naive, n=3)(s) for s in sampled])
-    fast, _ = measure(ours, lambda: [LabelValuer(prompts, ours)(s) for s in states])
+    recorder = Recorder(ours)
+    fast, _ = measure(ours, lambda: [LabelValuer(prompts, recorder)(s) for s in states])
+    floor_seconds, floor_rows = raw.floor(ours, scored(recorder.calls))
+    plain_per_state = plain.seconds / len(sampled)
     report: dict[str, Any] = {
         "states": len(states),
         "plain_states": len(sampled),
         "plain_paper": asdict(plain),
         "tot_labels": asdict(fast),
-        "speedup": (plain.seconds / len(sampled)) / (fast.seconds / len(states)),
+        "speedup": plain_per_state / (fast.seconds / len(states)),
         "tot_outside_share": fast.outside_share,
+        "floor": {"seconds": floor_seconds, "tokens": floor_rows},
+        "over_floor": fast.seconds / floor_seconds,
+        "floor_speedup": plain_per_state / (floor_seconds / len(states)),
     }
     if both:
         subset = sampled[:both]
@@ -264,13 +272,18 @@ class Recorder:
         return scores
 
 
+def scored(calls: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[tuple[str, list[str]]]:
+    """The (prompt, continuations) of the scoring calls among recorded `calls`, for `RawContext.floor`."""
+    return [(args[0], list(args[1])) for method, args, _ in calls if method in ("score_continuations", "score_labels")]
+
+
 def replay(model: Model, calls: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
     """Make `calls` (from a `Recorder`) on `model`, in order."""
     for method, args, kwargs in calls:
         getattr(model, method)(*args, **kwargs)
 
 
-def solves(naive: NaiveModel, ours: LlamaModel, rows: range, seed: int) -> dict[str, Any]:
+def solves(naive: NaiveModel, ours: LlamaModel, raw: RawContext, rows: range, seed: int) -> dict[str, Any]:
     """Whole searches: tot's, its exact model calls replayed on the plain backend, and the plain backend's own.
 
     The replay is the same work by construction (the same calls in the same order), so its time ratio
@@ -280,6 +293,7 @@ def solves(naive: NaiveModel, ours: LlamaModel, rows: range, seed: int) -> dict[
     puzzles = load_puzzles()
     per_puzzle = []
     totals: dict[str, Side] = {}
+    floor_seconds, floor_rows, unscored = 0.0, 0, 0
 
     def add(label: str, side: Side) -> None:
         totals[label] = totals.get(label, Side(0.0, 0.0, 0, 0)) + side
@@ -303,6 +317,9 @@ def solves(naive: NaiveModel, ours: LlamaModel, rows: range, seed: int) -> dict[
                 **asdict(side),
             }
             add(label, side)
+        seconds, rows_decoded = raw.floor(ours, scored(recorder.calls))
+        floor_seconds, floor_rows = floor_seconds + seconds, floor_rows + rows_decoded
+        unscored += len(recorder.calls) - len(scored(recorder.calls))
         naive.reseed(seed)
         side, _ = measure(naive, lambda: replay(naive, recorder.calls))
         entry["plain_replay"] = asdict(side)
@@ -317,6 +334,9 @@ def solves(naive: NaiveModel, ours: LlamaModel, rows: range, seed: int) -> dict[
         "speedup": totals["plain_replay"].seconds / totals["tot"].seconds,
         "speedup_own_searches": totals["plain"].seconds / totals["tot"].seconds,
         "tot_outside_share": totals["tot"].outside_share,
+        "floor": {"seconds": floor_seconds, "tokens": floor_rows, "calls_left_out": unscored},
+        "over_floor": totals["tot"].seconds / floor_seconds if floor_seconds else None,
+        "floor_speedup": totals["plain_replay"].seconds / floor_seconds if floor_seconds else None,
         "same_decisions": sum(int(p["same_decisions"]) for p in per_puzzle),
         "same_answers": sum(int(p["same_answer"]) for p in per_puzzle),
         "solved": {side: sum(int(p[side]["solved"]) for p in per_puzzle) for side in ("tot", "plain")},
@@ -412,28 +432,49 @@ class RawContext:
         return {"pp512_tokens_per_second": 512 / np.mean(pp_seconds), "tg128_tokens_per_second": 128 / np.mean(tg_seconds)}
 
     def floor(self, ours: LlamaModel, calls: Sequence[tuple[str, list[str]]]) -> tuple[float, int]:
-        """Seconds to decode, per call, the rows tot's backend decodes for it, in one raw llama_decode each."""
+        """Seconds to decode the rows tot's backend decodes for `calls`, in as few raw llama_decode calls as fit.
+
+        A prompt prefix seen before counts as cached, as tot keeps few-shot prefixes resident (restoring one
+        takes under a millisecond here); putting it back into the cache is not timed.
+
+        Per call: the prompt's new tokens and the first group of continuation prefixes go in one decode
+        (prompt rows in every lane); later groups of `n_seq_max - 1` lanes, and rows past the 512 a batch
+        holds, take further decodes. No padding, no Python between decodes beyond filling the batch.
+        """
         self.lib.llama_memory_clear(self.memory, True)
         cached: list[int] = []
+        seen: list[list[int]] = []
         seconds, rows_total = 0.0, 0
+        group = self.n_seq_max - 1
         for prompt, continuations in calls:
             tokens = ours.tokenize(prompt, bos=True)
             paths = sorted({tuple(ours.tokenize(c, bos=False)) for c in continuations})
             paths = [p for p in paths if len(p) > 1]
+            shared = max((common_prefix(earlier, tokens) for earlier in seen), default=0)
+            if shared > common_prefix(cached, tokens):  # tot's backend restores it from a saved state: not timed
+                self.lib.llama_memory_clear(self.memory, True)
+                prefix = [(t, j, (0,), False) for j, t in enumerate(tokens[:shared])]
+                for first in range(0, len(prefix), 512):
+                    self.decode(prefix[first : first + 512])
+                cached = tokens[:shared]
             keep = min(common_prefix(cached, tokens), len(tokens) - 1)
-            lanes = tuple(range(1, len(paths) + 1))
             self.lib.llama_memory_seq_rm(self.memory, -1, keep, -1)
-            for lane in lanes:
-                self.lib.llama_memory_seq_cp(self.memory, 0, lane, -1, -1)
-            rows: list[Row] = [
-                (t, keep + j, (0, *lanes), keep + j == len(tokens) - 1) for j, t in enumerate(tokens[keep:])
-            ]
-            rows += [(p[-1], len(tokens) + len(p) - 1, ls, True) for p, ls in continuation_trie(paths).items()]
-            seconds += self.decode(rows)
-            rows_total += len(rows)
-            for lane in lanes:
-                self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
+            for start in range(0, max(len(paths), 1), group):
+                part = paths[start : start + group]
+                lanes = tuple(range(1, len(part) + 1))
+                for lane in lanes:
+                    self.lib.llama_memory_seq_cp(self.memory, 0, lane, -1, -1)
+                rows: list[Row] = []
+                if start == 0:
+                    rows += [(t, keep + j, (0, *lanes), keep + j == len(tokens) - 1) for j, t in enumerate(tokens[keep:])]
+                rows += [(p[-1], len(tokens) + len(p) - 1, ls, True) for p, ls in continuation_trie(part).items()]
+                for first in range(0, len(rows), 512):
+                    seconds += self.decode(rows[first : first + 512])
+                rows_total += len(rows)
+                for lane in lanes:
+                    self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
             cached = tokens
+            seen.append(tokens)
         return seconds, rows_total
 
 
@@ -536,11 +577,11 @@ def run(sizes: Sizes, threads: int | None, seed: int, skip: Sequence[str] = ()) 
         report["numerics"] = numerics(ours, raw)
         if "values" not in skip:
             states = value_states(sizes.value_rows, sizes.per_puzzle)
-            report["values"] = values(naive, ours, states, sizes.plain_every, sizes.both)
+            report["values"] = values(naive, ours, raw, states, sizes.plain_every, sizes.both)
         if "clues" not in skip:
             report["clues"] = clues(naive, ours, raw, clue_sets(sizes.clues, sizes.candidates))
         if "solve" not in skip:
-            report["solve"] = solves(naive, ours, sizes.solve_rows, seed)
+            report["solve"] = solves(naive, ours, raw, sizes.solve_rows, seed)
     finally:
         raw.close()
     report["seconds"] = time.perf_counter() - started
@@ -587,6 +628,11 @@ def render(report: dict[str, Any]) -> str:
         if "paper_method_both" in v:
             p = v["paper_method_both"]
             lines.append(row(f"  the paper's 3 samples on both, {p['states']} states", p["plain"], p["tot"]))
+        if "floor" in v:
+            lines.append(
+                f"  compute floor {v['floor']['seconds']:.2f} s for {v['floor']['tokens']} tokens: tot at"
+                f" {v['over_floor']:.2f}x the floor; the best ratio at one decode per call: {v['floor_speedup']:.0f}x"
+            )
     if "clues" in report:
         c = report["clues"]
         name = f"2 {c['clues']} clues x {c['candidates']} candidates"
@@ -603,6 +649,11 @@ def render(report: dict[str, Any]) -> str:
         n = len(s["puzzles"])
         lines.append(row(f"3 ToT-BFS solves (fast preset) of {n} puzzles", s["plain_replay"], s["tot"]))
         lines.append("  plain side: tot's model calls replayed, so the same decisions and answers by construction")
+        if s.get("over_floor"):
+            lines.append(
+                f"  compute floor {s['floor']['seconds']:.2f} s for {s['floor']['tokens']} tokens: tot at"
+                f" {s['over_floor']:.2f}x the floor; the best ratio at one decode per call: {s['floor_speedup']:.1f}x"
+            )
         lines.append(row("  the plain backend's own searches, same seed", s["plain"], s["tot"]))
         lines.append(
             f"  own searches: same decisions {s['same_decisions']}/{n}, same answers {s['same_answers']}/{n},"
