@@ -113,9 +113,18 @@ def test_parse_proposals_repairs_and_drops() -> None:
     assert game.result(state, parsed.steps[0]) == (F(9, 4), F(10), F(13))
 
 
-def test_grammar_lists_only_numbers_left() -> None:
+def test_grammar_pairs_two_of_the_numbers_left() -> None:
     grammar = propose_grammar((F(1, 2), F(3), F(3)))
-    assert 'operand ::= "1/2" | "3"' in grammar
+    assert 'step ::= "1/2 " op " 3" | "3 " op " 1/2" | "3 " op " 3"\n' in grammar  # 3 op 3: there are two 3s
+    assert '"3 " op " 3"' not in propose_grammar((F(1, 2), F(3), F(4)))  # one 3 cannot be used twice
+    assert '"-1 " op " 4"' in propose_grammar((F(-1), F(4)))
+
+
+def test_negative_and_fraction_operands_parse() -> None:
+    text = "-1 + 4 = 3 (left: 3 6)\n4 - -1 = 5 (left: 5 6)\n1/2 * 4 = 2 (left: -1 2 6)\n"
+    parsed = parse_proposals((F(-1), F(1, 2), F(4), F(6)), text)
+    assert parsed.steps == (Step(F(-1), "+", F(4)), Step(F(4), "-", F(-1)), Step(F(1, 2), "*", F(4)))
+    assert (parsed.malformed, parsed.illegal, parsed.repaired) == (0, 0, 0)
 
 
 def test_propose_generator_with_scripted_model() -> None:

@@ -246,7 +246,8 @@ def parse_answer(text: str) -> str | None:
     return None
 
 _NUMBER = r"-?\d+(?:\s*/\s*\d+)?"
-_STEP_LINE = re.compile(rf"^\s*(?:\d+\.\s*)?(\d+(?:/\d+)?)\s*([+\-*/×x÷])\s*(\d+(?:/\d+)?)\s*=\s*({_NUMBER})?")
+_OPERAND = r"(-?\d+(?:/\d+)?)"
+_STEP_LINE = re.compile(rf"^\s*(?:\d+\.\s*)?{_OPERAND}\s*([+\-*/×x÷])\s*{_OPERAND}\s*=\s*({_NUMBER})?")
 _OP_NAMES = {"+": "+", "-": "-", "*": "*", "/": "/", "×": "*", "x": "*", "÷": "/"}
 
 
@@ -288,12 +289,14 @@ def parse_proposals(state: State, text: str) -> Parsed:
 
 
 def propose_grammar(state: State) -> str:
-    """GBNF: lines `a op b = c (left: ...)` whose operands are numbers left in `state`."""
-    choices = " | ".join(f'"{arith.show(n)}"' for n in sorted(set(state)))
+    """GBNF: lines `a op b = c (left: ...)` where a and b are two of the numbers left in `state`."""
+    shown = [arith.show(n) for n in state]
+    pairs = sorted({(shown[i], shown[j]) for i in range(len(shown)) for j in range(len(shown)) if i != j})
+    steps = " | ".join(f'"{a} " op " {b}"' for a, b in pairs)
     return (
         "root ::= line line? line? line? line? line? line? line?\n"
-        'line ::= operand " " op " " operand " = " value " (left: " value (" " value)* ")\\n"\n'
-        f"operand ::= {choices}\n"
+        'line ::= step " = " value " (left: " value (" " value)* ")\\n"\n'
+        f"step ::= {steps}\n"
         'op ::= "+" | "-" | "*" | "/"\n'
         'value ::= "-"? [0-9] [0-9]? [0-9]? [0-9]? ("/" [1-9] [0-9]? [0-9]?)?\n'
     )
