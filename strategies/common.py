@@ -137,7 +137,7 @@ class Search:
             if self.task.is_terminal(node.state)
         )
         return self.finish(
-            "solved" if self.goals else stop_reason,
+            "solved" if self.goals and stop_reason != "interrupted" else stop_reason,  # Ctrl-C is never lost
             answer,
             best.thoughts() if best is not None else (),
             candidates=candidates,

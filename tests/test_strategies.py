@@ -14,6 +14,7 @@ import tot.core
 from strategies.baselines import cot, cot_sc, io, vote
 from strategies.best_first import best_first
 from strategies.bfs import bfs
+from strategies.common import Search
 from strategies.dfs import dfs
 from strategies.mcts import mcts
 from tests.scripted import ScriptedEvaluator, ScriptedModel
@@ -251,6 +252,21 @@ def test_a_step_of_many_model_calls_still_stops_within_one_call_of_the_limit(nam
     assert result.stop_reason == "calls"
     assert result.usage.calls <= 9
     assert evaluator.meter.guard is None  # the search takes its guard away when it stops
+
+
+def test_ctrl_c_after_a_goal_is_found_still_reports_the_interrupt() -> None:
+    task = Spell("ab", alphabet="ab")
+    search = Search("test", task, ScriptedEvaluator(task, {}), "", Budget(), {})
+
+    def body() -> None:
+        for child in search.expand(search.root):
+            search.expand(child)
+        assert search.goals  # "ab" was generated
+        raise KeyboardInterrupt  # Ctrl-C before the strategy returns
+
+    result = search.result(search.run(body))
+    assert result.stop_reason == "interrupted"  # a benchmark stops instead of carrying on
+    assert result.solved and result.answer is not None  # and the verified answer is kept
 
 
 @pytest.mark.parametrize("name", ["bfs", "dfs", "best-first", "mcts"])
