@@ -309,7 +309,9 @@ def test_cli_json_summary(tmp_path: Path) -> None:
 def _bench_process(out: Path) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "tot", "bench", "game24", "--rows", "0:300", "--evaluator", "uniform",
                "--out", str(out), "--json"]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Default Ctrl-C handling even when the tests run as a background job (which inherits SIGINT ignored).
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_lines(out: Path, count: int) -> None:
