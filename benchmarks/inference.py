@@ -303,12 +303,12 @@ def solves(naive: NaiveModel, ours: LlamaModel, raw: RawContext, rows: range, se
         results = {}
         recorder = Recorder(ours)
         for label, model in (("tot", recorder), ("plain", naive)):
-            model.reseed(seed)
+            model.reseed(seed)  # both start cold, from the same seed (api.solve reseeds only a model it loads)
 
             def solve(model: Model = model, puzzle: str = puzzles[row]) -> Any:
                 return api.solve("game24", puzzle, model=model, seed=seed)
 
-            side, results[label] = measure(naive if model is naive else ours, solve)
+            side, results[label] = measure(model, solve)  # a Recorder shares its model's meter
             result = results[label]
             entry[label] = {
                 "answer": result.answer.text if result.answer else None,
@@ -317,9 +317,10 @@ def solves(naive: NaiveModel, ours: LlamaModel, raw: RawContext, rows: range, se
                 **asdict(side),
             }
             add(label, side)
-        seconds, rows_decoded = raw.floor(ours, scored(recorder.calls))
+        scoring = scored(recorder.calls)
+        seconds, rows_decoded = raw.floor(ours, scoring)
         floor_seconds, floor_rows = floor_seconds + seconds, floor_rows + rows_decoded
-        unscored += len(recorder.calls) - len(scored(recorder.calls))
+        unscored += len(recorder.calls) - len(scoring)
         naive.reseed(seed)
         side, _ = measure(naive, lambda: replay(naive, recorder.calls))
         entry["plain_replay"] = asdict(side)
