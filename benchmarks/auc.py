@@ -10,7 +10,7 @@ An AUC of 0.5 is no better than a coin (the uniform valuer), 1.0 is the oracle.
 One JSON line per (puzzle, valuer), written resumably like `tot bench`:
 
     tot auc --rows 900:1000 --valuer labels,sample --out results/auc.jsonl
-    python -m benchmarks.auc --rows 900:910
+    python -m tot.bench.auc --rows 900:910
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.config import Puzzle, select_puzzles, split_list
-from benchmarks.harness import Job, ModelSpec, Progress, Record, Summary, execute, job_key, model_name, model_spec
+from tot.bench.config import Puzzle, select_puzzles, split_list
+from tot.bench.harness import Job, ModelSpec, Progress, Record, Summary, execute, job_key, model_name, model_spec
 from tot.errors import InputError
 from tot.model import Model
 
@@ -208,7 +208,7 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m benchmarks.auc ...`: the same as `tot auc ...`."""
+    """`python -m tot.bench.auc ...`: the same as `tot auc ...`."""
     import sys
 
     from tot.cli import app

@@ -127,7 +127,7 @@ def parse_scalar(text: Any) -> Scalar:
     """An option value from text, read as `tot solve --set` reads it: int, float, true/false, none, else text."""
     if not isinstance(text, str):
         return text
-    import strategies
+    from tot import strategies
 
     return strategies.parse_options([f"value={text}"])["value"]
 
@@ -193,7 +193,7 @@ def select_puzzles(name: str, rows: str | None, puzzles: Sequence[str]) -> tuple
 
 def accepted_options(strategy: str) -> set[str] | None:
     """Keyword options the strategy function takes (None: it takes any)."""
-    import strategies
+    from tot import strategies
 
     parameters = inspect.signature(strategies.get(strategy)).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
@@ -224,7 +224,7 @@ def _evaluator_parts(evaluator: str, preset: str, generator: str | None) -> tupl
 
 def is_baseline(strategy: str) -> bool:
     """Whether the strategy answers with the model directly instead of searching with an evaluator."""
-    import strategies
+    from tot import strategies
 
     takes_model = getattr(strategies, "takes_model", None)
     return strategy in BASELINES or (takes_model is not None and bool(takes_model(strategies.get(strategy))))

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from benchmarks.config import BenchSpec, Puzzle, RunConfig
+from tot.bench.config import BenchSpec, Puzzle, RunConfig
 from tot.errors import InputError, TotError
 from tot.model import Model
 

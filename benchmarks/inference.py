@@ -1,8 +1,8 @@
 """Inference benchmark: tot's llama.cpp backend against the plain llama-cpp-python way, in one process.
 
-    .venv/bin/python -m benchmarks.inference            # the full run
-    .venv/bin/python -m benchmarks.inference --quick    # a smaller version (about a tenth)
-    .venv/bin/python -m benchmarks.inference --json     # one JSON object instead of the report
+    .venv/bin/python -m tot.bench.inference            # the full run
+    .venv/bin/python -m tot.bench.inference --quick    # a smaller version (about a tenth)
+    .venv/bin/python -m tot.bench.inference --json     # one JSON object instead of the report
 
 Workloads, each run by both backends side by side (`benchmarks/naive.py` is the plain way):
 1. values: Game of 24 states (children of rows 900-999 of 24.csv): the paper's method (3 sampled
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.naive import NaiveModel
+from tot.bench.naive import NaiveModel
 from tot import api
 from tot.evaluators import LabelValuer, SampledValuer
 from tot.llama import LlamaModel, Row, common_prefix, continuation_trie, fill_batch
@@ -563,7 +563,7 @@ QUICK = Sizes(range(900, 910), 2, 2, 3, 4, 50, range(900, 901), 1)
 
 
 def run(sizes: Sizes, threads: int | None, seed: int, skip: Sequence[str] = ()) -> dict[str, Any]:
-    from benchmarks.harness import machine
+    from tot.bench.harness import machine
 
     started = time.perf_counter()
     ours = api.load_model(threads=threads, seed=seed)
@@ -672,7 +672,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.inference", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tot.bench.inference", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller version of every workload")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")

@@ -1,7 +1,7 @@
 """Issue 3's table: every strategy x evaluator on Game of 24, rows 900-909 of 24.csv, in one run.
 
-    .venv/bin/python -m benchmarks.strategies                               # the whole table (loads the model)
-    .venv/bin/python -m benchmarks.strategies --evaluators uniform,oracle   # the model-free rows only
+    .venv/bin/python -m tot.bench.strategies                               # the whole table (loads the model)
+    .venv/bin/python -m tot.bench.strategies --evaluators uniform,oracle   # the model-free rows only
 
 Each run is `tot solve game24 PUZZLE --strategy S` with its default settings: evaluator
 `model` is the fast preset's (every legal step ranked by the model, one-pass label values),
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import strategies
+from tot import strategies
 from tot import api
 from tot.core import Budget, Result
 from tot.errors import TotError
@@ -77,7 +77,7 @@ def table(runs: Sequence[Run], puzzles: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.strategies", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tot.bench.strategies", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", default="900:910", help="rows of 24.csv, START:STOP (stop exclusive); default 900:910")
     parser.add_argument("--strategies", default=",".join(SEARCHES + BASELINES), help="comma-separated strategy names")
     parser.add_argument("--evaluators", default="model,uniform,oracle", help="comma-separated: model, uniform, oracle")

@@ -17,13 +17,13 @@ from tot.errors import InputError
 Strategy = Callable[..., Result]
 
 BUILTIN = {
-    "bfs": "strategies.bfs:bfs",
-    "dfs": "strategies.dfs:dfs",
-    "best-first": "strategies.best_first:best_first",
-    "mcts": "strategies.mcts:mcts",
-    "io": "strategies.baselines:io",
-    "cot": "strategies.baselines:cot",
-    "cot-sc": "strategies.baselines:cot_sc",
+    "bfs": "tot.strategies.bfs:bfs",
+    "dfs": "tot.strategies.dfs:dfs",
+    "best-first": "tot.strategies.best_first:best_first",
+    "mcts": "tot.strategies.mcts:mcts",
+    "io": "tot.strategies.baselines:io",
+    "cot": "tot.strategies.baselines:cot",
+    "cot-sc": "tot.strategies.baselines:cot_sc",
 }
 
 

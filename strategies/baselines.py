@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from strategies.common import Search
+from tot.strategies.common import Search
 from tot.core import Answer, Budget, Evaluator, Result, Task
 from tot.errors import InputError
 from tot.model import Model

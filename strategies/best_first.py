@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Iterable
 from typing import Any
 
-from strategies.common import Search
+from tot.strategies.common import Search
 from tot.core import Budget, Evaluator, Result, Task
 from tot.tree import Node
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from strategies.best_first import expand_best_first
-from strategies.common import Search, ranked
+from tot.strategies.best_first import expand_best_first
+from tot.strategies.common import Search, ranked
 from tot.core import Budget, Evaluator, Result, Task
 from tot.errors import InputError
 from tot.tree import Node

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from strategies.common import Search, ranked
+from tot.strategies.common import Search, ranked
 from tot.core import Budget, Evaluator, Result, Task
 from tot.errors import InputError
 from tot.tree import Node

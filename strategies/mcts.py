@@ -26,7 +26,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from strategies.common import Search
+from tot.strategies.common import Search
 from tot.core import Budget, Evaluator, Result, Task
 from tot.errors import InputError
 from tot.tree import Node

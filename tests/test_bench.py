@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks import config as bench_config
-from benchmarks import harness
-from benchmarks.config import Grid, build, expand, parse_rows
+from tot.bench import config as bench_config
+from tot.bench import harness
+from tot.bench.config import Grid, build, expand, parse_rows
 from tests.toy import Spell
 from tot.cli import app
 from tot.errors import InputError

@@ -1,7 +1,7 @@
 import pytest
 
-from strategies.best_first import best_first
-from strategies.bfs import bfs
+from tot.strategies.best_first import best_first
+from tot.strategies.bfs import bfs
 from tests.scripted import ScriptedEvaluator
 from tests.toy import Spell
 from tot.core import Budget

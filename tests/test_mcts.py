@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from strategies.common import Search
-from strategies.mcts import backup, mcts, most_visited, puct, select, simulate
+from tot.strategies.common import Search
+from tot.strategies.mcts import backup, mcts, most_visited, puct, select, simulate
 from tests.scripted import ScriptedEvaluator
 from tests.toy import Spell
 from tot.core import Budget
@@ -155,7 +155,7 @@ def test_rollouts_mix_their_reward_into_the_leaf_value() -> None:
 
 
 def test_visits_count_the_paths_taken_when_transpositions_share_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
-    import strategies.mcts as module
+    import tot.strategies.mcts as module
     from tests.toy import RandomTree
     from tot.evaluators import AllActions, ThoughtEvaluator, UniformValuer
 

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from benchmarks import auc, report
-from benchmarks.harness import read_records
+from tot.bench import auc, report
+from tot.bench.harness import read_records
 from tot.cli import app
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bench-small.jsonl"

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import strategies
+from tot import strategies
 import tot.core
-from strategies.baselines import cot, cot_sc, io, vote
-from strategies.best_first import best_first
-from strategies.bfs import bfs
-from strategies.common import Search
-from strategies.dfs import dfs
-from strategies.mcts import mcts
+from tot.strategies.baselines import cot, cot_sc, io, vote
+from tot.strategies.best_first import best_first
+from tot.strategies.bfs import bfs
+from tot.strategies.common import Search
+from tot.strategies.dfs import dfs
+from tot.strategies.mcts import mcts
 from tests.scripted import ScriptedEvaluator, ScriptedModel
 from tests.toy import RandomTree, Spell
 from tot import api

@@ -159,7 +159,7 @@ def solve(
     strategy `options` (e.g. `breadth=5`) override them. The default model is loaded
     on first use unless `model` is given or no model is needed.
     """
-    import strategies
+    from tot import strategies
 
     task_obj = tasks.get(task) if isinstance(task, str) else task
     preset = preset or getattr(task_obj, "preset", "fast")

@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 from rich.console import Console
 
-import strategies
+from tot import strategies
 from tot import api
 from tot.core import Budget
 from tot.errors import TotError
@@ -248,8 +248,8 @@ def bench(
 
     Example: tot bench game24 --rows 900:910 --preset fast,paper --evaluator model,uniform,oracle
     """
-    from benchmarks import config as bench_config
-    from benchmarks import harness
+    from tot.bench import config as bench_config
+    from tot.bench import harness
 
     try:
         flags: dict[str, Any] = {
@@ -267,7 +267,7 @@ def bench(
 
 def _benchmark(run: Any, as_json: bool) -> None:
     """Run a bench or auc job list, then print what it did (a JSON object, or the report tables and a line)."""
-    from benchmarks import harness, report
+    from tot.bench import harness, report
 
     try:
         summary = run()
@@ -301,8 +301,8 @@ def auc(
     as_json: Annotated[bool, typer.Option("--json", help="No progress bar; print a JSON summary.")] = False,
 ) -> None:
     """Game of 24 value diagnostic: ROC AUC of state values, solvable vs unsolvable (exact solver)."""
-    from benchmarks import auc as value_auc
-    from benchmarks import harness
+    from tot.bench import auc as value_auc
+    from tot.bench import harness
 
     _benchmark(
         lambda: value_auc.run(rows=rows, valuers=valuer, per_depth=per_depth, out=out, model=model, threads=threads,
@@ -329,8 +329,8 @@ def report(
     import shlex
     from pathlib import Path
 
-    from benchmarks import harness
-    from benchmarks import report as bench_report
+    from tot.bench import harness
+    from tot.bench import report as bench_report
 
     try:
         records = harness.read_records(files)
