@@ -1,0 +1,210 @@
+"""The server backend against a scripted OpenAI-compatible server: requests, scoring, usage, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.servers import GEMMA_STYLE_TEMPLATE, FakeServer, free_port
+from tot import api
+from tot.bench import harness
+from tot.cli import app
+from tot.errors import InputError, ModelError
+from tot.server import ServerModel, base_url, connect
+
+runner = CliRunner()
+
+
+def usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def echo_reply(path: str, body: dict[str, Any]) -> Any:
+    """Echo each character as one token, with log-probability -(its position) / 10, plus one generated token 'x'."""
+    text = body["prompt"]
+    if not body.get("echo"):
+        return {"choices": [{"text": f"seed {body['seed']}\n\nmore", "index": 0}], "usage": usage(len(text), 3)}
+    return {
+        "choices": [{
+            "text": text + "x",
+            "logprobs": {
+                "tokens": [*text, "x"],
+                "text_offset": list(range(len(text) + 1)),
+                "token_logprobs": [None, *(-i / 10 for i in range(1, len(text) + 1))],
+            },
+        }],
+        "usage": usage(len(text), 1),
+    }
+
+
+def test_base_url_drops_v1_and_rejects_other_schemes() -> None:
+    assert base_url("http://127.0.0.1:8000/v1/") == "http://127.0.0.1:8000"
+    with pytest.raises(InputError):
+        base_url("127.0.0.1:8000")
+
+
+def test_connect_names_the_served_model_and_sample_sends_one_seeded_request_per_sample() -> None:
+    with FakeServer(echo_reply) as server:
+        model = connect(server.url, seed=3)
+        assert model.name == "fake.gguf"
+        texts = model.sample("Q:", 3, max_tokens=8, temperature=0.7, stop=("\n\n",))
+        bodies = [body for _, body in server.requests]
+    assert len(bodies) == 3 and len({b["seed"] for b in bodies}) == 3
+    seeds = [(3 * 1_000_003 + 101 + k) for k in range(3)]
+    assert texts == [f"seed {seed}" for seed in seeds]  # in order, each cut at the stop string
+    assert all(b["model"] == "/models/fake.gguf" and b["temperature"] == 0.7 and b["max_tokens"] == 8 for b in bodies)
+    assert (model.meter.calls, model.meter.prompt_tokens, model.meter.generated_tokens) == (1, 6, 9)
+
+
+def test_reseed_repeats_the_same_seeds() -> None:
+    with FakeServer(echo_reply) as server:
+        model = connect(server.url)
+        first = model.sample("Q:", 2, max_tokens=4)
+        model.reseed(0)
+        assert model.sample("Q:", 2, max_tokens=4) == first
+
+
+def test_echo_scoring_adds_the_continuation_tokens_only() -> None:
+    with FakeServer(echo_reply) as server:
+        model = connect(server.url)
+        scores = model.score_continuations("abc", ["de", "", "f"])
+        labels = model.score_labels("abc", ["de", "f"])
+    # "abcde": tokens d (offset 3) and e (offset 4) have log-probabilities -0.3 and -0.4; the generated x is not counted
+    assert scores == pytest.approx([-0.7, 0.0, -0.3])
+    assert sum(labels) == pytest.approx(1.0) and labels[1] > labels[0]
+    assert model.scoring == "echo" and model.meter.calls == 2
+
+
+def test_servers_without_echo_are_asked_for_prompt_logprobs() -> None:
+    def reply(path: str, body: dict[str, Any]) -> Any:
+        if body.get("echo"):
+            return 400, {"error": {"message": "echo is not supported"}}
+        tokens = ["<s>", "ab", "c", "de"][: 1 + len(body["prompt"]) // 2]
+        entries = [None, *({"7": {"logprob": -1.0 * i, "decoded_token": t}} for i, t in enumerate(tokens[1:], 1))]
+        return {"choices": [{"text": "x", "prompt_logprobs": entries}], "usage": usage(len(tokens), 1)}
+
+    with FakeServer(reply) as server:
+        model = connect(server.url)
+        assert model.score_continuations("abc", ["de"]) == [-3.0]
+        assert model.scoring == "prompt_logprobs"
+
+
+def test_a_server_without_prompt_logprobs_is_a_clear_error() -> None:
+    def reply(path: str, body: dict[str, Any]) -> Any:
+        return {"choices": [{"text": "x", "logprobs": None}], "usage": usage(3, 1)}
+
+    with FakeServer(reply) as server:
+        model = connect(server.url)
+        with pytest.raises(ModelError, match="returns no prompt log-probabilities"):
+            model.score_labels("abc", [" sure", " impossible"])
+
+
+def test_continuations_are_scored_concurrently() -> None:
+    def slow(path: str, body: dict[str, Any]) -> Any:
+        time.sleep(0.2)
+        return echo_reply(path, body)
+
+    with FakeServer(slow) as server:
+        connect(server.url).score_continuations("abc", ["d", "e", "f", "g"])
+        assert server.most_in_flight >= 2
+
+
+def test_the_budget_is_checked_before_any_request() -> None:
+    class Spent(Exception):
+        pass
+
+    def guard() -> None:
+        raise Spent
+
+    with FakeServer(echo_reply) as server:
+        model = connect(server.url)
+        model.meter.guard = guard
+        with pytest.raises(Spent):
+            model.sample("Q:", 2, max_tokens=4)
+        assert server.requests == []
+
+
+def test_chat_sends_the_prompt_as_a_user_message_in_the_template() -> None:
+    with FakeServer(echo_reply) as server:
+        plain = ServerModel(server.url, "m")
+        chat = ServerModel(server.url, "m", chat_template=GEMMA_STYLE_TEMPLATE)
+        plain.complete("Input: 4 9 10 13", max_tokens=4)
+        chat.complete("Input: 4 9 10 13", max_tokens=4)
+        sent = [body["prompt"] for _, body in server.requests]
+    assert sent == ["Input: 4 9 10 13", "<start_of_turn>user\nInput: 4 9 10 13<end_of_turn>\n<start_of_turn>model\n"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (lambda path, body: b"<html>hello</html>", "did not answer like an OpenAI-compatible server"),
+        (lambda path, body: {"object": "text_completion"}, "did not answer like an OpenAI-compatible server"),
+        (lambda path, body: (500, {"error": {"message": "out of memory"}}), "refused the request (HTTP 500): out of memory"),
+        (lambda path, body: time.sleep(1.0) or echo_reply(path, body), "did not answer within 0.2 s"),
+    ],
+)
+def test_bad_answers_are_one_line_model_errors(reply: Any, message: str) -> None:
+    with FakeServer(reply) as server:
+        model = ServerModel(server.url, "m", timeout=0.2)
+        with pytest.raises(ModelError, match=message.replace("(", r"\(").replace(")", r"\)")) as raised:
+            model.complete("Q:", max_tokens=4)
+    assert "\n" not in raised.value.message
+
+
+def test_solve_against_a_server_that_is_down_exits_2_with_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["solve", "game24", "4", "9", "10", "13", "--server", url])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: cannot reach the server at {url}: connection refused (is it running?)"]
+
+
+def test_bench_against_a_server_that_is_down_exits_2(tmp_path: Any) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    out = tmp_path / "b.jsonl"
+    result = runner.invoke(app, ["bench", "game24", "--rows", "900:901", "--server", url, "--out", str(out), "--json"])
+    assert result.exit_code == 2 and "cannot reach the server" in result.output
+
+
+def test_solve_runs_a_search_through_a_server() -> None:
+    def reply(path: str, body: dict[str, Any]) -> Any:
+        return {"choices": [{"text": "4 + 9 = 13 (left: 10 13 13)\nimpossible\n"}], "usage": usage(100, 12)}
+
+    with FakeServer(reply) as server:
+        result = api.solve("game24", "4 9 10 13", preset="paper", server=server.url, budget=api.Budget(max_calls=4))
+    assert result.config["model"] == "fake.gguf"
+    assert 0 < result.usage.calls <= 4 and result.usage.prompt_tokens == 100 * len(server.requests)
+
+
+def test_bench_workers_take_the_servers_in_turn(tmp_path: Any) -> None:
+    with FakeServer(echo_reply) as one, FakeServer(echo_reply) as two:
+        spec = harness.model_spec(None, None, [one.url, two.url])
+        assert spec.identity() == {"file": "fake.gguf", "sha256": "", "backend": "server"}
+        urls = [getattr(harness.load(spec, 0, worker), "url") for worker in range(3)]
+    assert urls == [one.url, two.url, one.url]
+
+
+def test_bench_gives_one_worker_per_server_by_default() -> None:
+    from tot.bench import config
+
+    spec = config.build({"task": "game24", "rows": "900:901", "server": "http://a:1,http://b:2"})
+    assert spec.servers == ("http://a:1", "http://b:2") and spec.workers == 2
+
+
+def test_servers_of_different_models_are_refused() -> None:
+    with FakeServer(echo_reply) as one, FakeServer(echo_reply, models={"data": [{"id": "other.gguf"}]}) as two:
+        with pytest.raises(InputError, match="serve different models"):
+            harness.model_spec(None, None, [one.url, two.url])
+
+
+def test_a_worker_process_gets_the_server_error_intact() -> None:
+    import pickle
+
+    from tot.server import ServerRefused
+
+    error = pickle.loads(pickle.dumps(ServerRefused("http://h:1", 503, "busy")))
+    assert (error.message, error.exit_code) == ("the server at http://h:1 refused the request (HTTP 503): busy", 2)
+    assert json.dumps(error.detail) == '"busy"'
