@@ -103,15 +103,19 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None = None, s
     raise RuntimeError(f"no server answered at {url} within {seconds:g} s")
 
 
+def server_command(port: int, *extra: str) -> list[str]:
+    """The command that starts llama-cpp-python's server on the default model at 127.0.0.1:`port`."""
+    from tot.model import default_model_path
+
+    return [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--host", "127.0.0.1",
+            "--port", str(port), "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1), "--verbose", "False", *extra]
+
+
 @contextmanager
 def llama_cpp_server(*extra: str) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on the default model, on a free port of 127.0.0.1; yields its URL."""
-    from tot.model import default_model_path
-
     port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", "2048", "--verbose", "False", *extra]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(server_command(port, *extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process)
@@ -165,3 +169,8 @@ GEMMA_STYLE_TEMPLATE = (
     "{{ message['content'] }}<end_of_turn>\n{% endfor %}"
     "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
 )
+
+
+if __name__ == "__main__":  # `python -m tests.servers PORT`: become the server (.ci/run starts it so)
+    command = server_command(int(sys.argv[1]))
+    os.execv(command[0], command)
