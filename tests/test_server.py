@@ -24,7 +24,7 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 
 
 def echo_reply(path: str, body: dict[str, Any]) -> Any:
-    """Echo each character as one token, with log-probability -(its position) / 10, plus one generated token 'x'."""
+    """Echo a BOS token and each character as one token, the character at i with log-probability -i / 10, then generate 'x'."""
     text = body["prompt"]
     if not body.get("echo"):
         return {"choices": [{"text": f"seed {body['seed']}\n\nmore", "index": 0}], "usage": usage(len(text), 3)}
@@ -32,9 +32,9 @@ def echo_reply(path: str, body: dict[str, Any]) -> Any:
         "choices": [{
             "text": text + "x",
             "logprobs": {
-                "tokens": [*text, "x"],
-                "text_offset": list(range(len(text) + 1)),
-                "token_logprobs": [None, *(-i / 10 for i in range(1, len(text) + 1))],
+                "tokens": ["<bos>", *text, "x"],
+                "text_offset": [0, *range(5, len(text) + 6)],
+                "token_logprobs": [None, *(-i / 10 for i in range(1, len(text) + 2))],
             },
         }],
         "usage": usage(len(text), 1),
@@ -60,6 +60,18 @@ def test_connect_names_the_served_model_and_sample_sends_one_seeded_request_per_
     assert (model.meter.calls, model.meter.prompt_tokens, model.meter.generated_tokens) == (1, 6, 9)
 
 
+def test_a_server_that_wants_top_k_minus_1_for_off_gets_it() -> None:
+    def reply(path: str, body: dict[str, Any]) -> Any:
+        if body["top_k"] == 0:
+            return 400, {"error": {"message": "top_k must be -1 (disable), or at least 1, got 0."}}
+        return echo_reply(path, body)
+
+    with FakeServer(reply) as server:
+        model = connect(server.url)
+        assert model.sample("Q:", 2, max_tokens=4) and model.complete("Q:", max_tokens=4)
+    assert [body["top_k"] for _, body in server.requests].count(-1) == 3
+
+
 def test_reseed_repeats_the_same_seeds() -> None:
     with FakeServer(echo_reply) as server:
         model = connect(server.url)
@@ -73,8 +85,8 @@ def test_echo_scoring_adds_the_continuation_tokens_only() -> None:
         model = connect(server.url)
         scores = model.score_continuations("abc", ["de", "", "f"])
         labels = model.score_labels("abc", ["de", "f"])
-    # "abcde": tokens d (offset 3) and e (offset 4) have log-probabilities -0.3 and -0.4; the generated x is not counted
-    assert scores == pytest.approx([-0.7, 0.0, -0.3])
+    # "abcde": d and e (tokens 4 and 5 after the BOS) have log-probabilities -0.4 and -0.5; the generated x is left out
+    assert scores == pytest.approx([-0.9, 0.0, -0.4])
     assert sum(labels) == pytest.approx(1.0) and labels[1] > labels[0]
     assert model.scoring == "echo" and model.meter.calls == 2
 

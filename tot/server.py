@@ -3,12 +3,14 @@
 Everything goes through `/v1/completions` with text prompts:
 - `complete` and `sample`: one request per sample, each with its own seed (servers differ in
   whether they honour `n`; llama-cpp-python's ignores it), sent concurrently. Plain
-  temperature sampling: top_p 1, top_k 0 and min_p 0 (off), repeat_penalty 1 (llama.cpp servers).
-- `score_continuations`: prompt + continuation sent with `echo` and `logprobs`, and the
-  log-probabilities of the tokens after the prompt added up (a token that straddles the
-  boundary counts as the continuation's). Servers that do not echo prompt log-probabilities
-  are asked for vLLM's `prompt_logprobs` instead; which one works is found on the first call.
-  One request per continuation, sent concurrently.
+  temperature sampling: top_p 1, top_k and min_p off, repeat_penalty 1 (llama.cpp servers).
+- `score_continuations`: prompt + continuation sent with `echo` and `logprobs` (and one
+  generated token, which is left out), and the log-probabilities of the last prompt tokens
+  that spell the continuation added up (a token that straddles the boundary counts as the
+  continuation's; servers differ in whether they echo a BOS token, so tokens are counted
+  from the end). Servers that do not echo prompt log-probabilities are asked for vLLM's
+  `prompt_logprobs` instead; which one works is found on the first call. One request per
+  continuation, sent concurrently.
 
 Usage: a call is one Model call (however many requests it makes); prompt and generated
 tokens are the server's own `usage` counts (`prompt_tokens_evaluated` equals
@@ -80,6 +82,7 @@ class ServerModel:
         self.timeout = timeout
         self.chat_template = chat_template
         self.scoring: str | None = None  # "echo" or "prompt_logprobs", found on the first scoring call
+        self.top_k_off = 0  # how this server spells "no top-k": 0 (llama.cpp's servers, newer vLLM) or -1 (older vLLM)
         self._calls = 0
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tot-server")
 
@@ -204,7 +207,6 @@ class ServerModel:
             "max_tokens": max_tokens,
             "temperature": temperature,
             "top_p": 1.0,
-            "top_k": 0,  # 0: off in llama.cpp
             "min_p": 0.0,
             "repeat_penalty": 1.0,
             **({"stop": list(stop)} if stop else {}),
@@ -212,7 +214,14 @@ class ServerModel:
         }
 
         def one(seed: int) -> tuple[str, Json]:
-            choice, usage = self._completion({**body, "seed": seed})
+            top_k = self.top_k_off
+            try:
+                choice, usage = self._completion({**body, "seed": seed, "top_k": top_k})
+            except ServerRefused as refused:
+                if "top_k" not in refused.detail or top_k != 0:
+                    raise
+                self.top_k_off = -1
+                choice, usage = self._completion({**body, "seed": seed, "top_k": -1})
             text = choice.get("text")
             if not isinstance(text, str):
                 raise self.garbage(choice)
@@ -253,7 +262,7 @@ class ServerModel:
             except ServerRefused as refused:
                 failures.append(refused.detail)
                 continue
-            if mode == "echo" and _echoed(choice, len(head) + len(continuation)):
+            if mode == "echo" and _echoed(choice):
                 return mode
             if mode == "prompt_logprobs" and isinstance(choice.get("prompt_logprobs"), list):
                 return mode
@@ -271,10 +280,9 @@ class ServerModel:
         except ServerRefused as refused:
             raise ModelError(NO_LOGPROBS.format(url=self.url, detail=f" (it said: {refused.detail})")) from None
         try:
-            if self.scoring == "echo":
-                return _echo_total(choice, len(head), len(text)), usage
-            return _prompt_logprobs_total(choice["prompt_logprobs"], len(continuation)), usage
-        except (KeyError, TypeError, ValueError, IndexError):
+            tokens = _echoed_prompt(choice, usage) if self.scoring == "echo" else _prompt_logprobs(choice)
+            return _suffix_total(tokens, len(continuation)), usage
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, StopIteration):
             raise ModelError(NO_LOGPROBS.format(url=self.url, detail=" (its answer had no usable log-probabilities)")) from None
 
 
@@ -297,42 +305,41 @@ def _scoring_body(mode: str, text: str) -> Json:
     return {**body, "prompt_logprobs": 0}
 
 
-def _echoed(choice: Json, length: int) -> bool:
-    """Whether an echo answer carries log-probabilities for the prompt's tokens (not just the generated one)."""
+def _echoed(choice: Json) -> bool:
+    """Whether an echo answer carries log-probabilities for prompt tokens (not just for the generated one)."""
     logprobs = choice.get("logprobs")
     if not isinstance(logprobs, dict):
         return False
-    offsets, values = logprobs.get("text_offset"), logprobs.get("token_logprobs")
-    if not isinstance(offsets, list) or not isinstance(values, list):
+    tokens, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
+    if not isinstance(tokens, list) or not isinstance(values, list):
         return False
-    return any(isinstance(o, int) and o < length and isinstance(v, (int, float)) for o, v in zip(offsets, values))
+    return any(isinstance(v, (int, float)) for v in values[:-1])
 
 
-def _echo_total(choice: Json, start: int, end: int) -> float:
-    """Sum of the log-probabilities of the echoed tokens that end after `start` and begin before `end`."""
+def _echoed_prompt(choice: Json, usage: Json) -> list[tuple[str, Any]]:
+    """The echoed prompt's (token text, log-probability) pairs: the answer's tokens less the generated ones."""
     logprobs = choice["logprobs"]
-    tokens, offsets, values = logprobs["tokens"], logprobs["text_offset"], logprobs["token_logprobs"]
-    total, seen = 0.0, False
-    for token, offset, value in zip(tokens, offsets, values):
-        if offset < end and offset + len(token) > start:
-            total += float(value)  # None (no log-probability) raises TypeError: reported as missing
-            seen = True
-    if not seen:
-        raise ValueError("no continuation token")
-    return total
+    tokens, values = logprobs["tokens"], logprobs["token_logprobs"]
+    generated = usage.get("completion_tokens", 1)
+    return list(zip(tokens, values))[: len(tokens) - (generated if isinstance(generated, int) else 1)]
 
 
-def _prompt_logprobs_total(entries: list[Any], length: int) -> float:
-    """vLLM's prompt_logprobs: the last prompt tokens whose decoded text covers the continuation's `length` characters."""
+def _prompt_logprobs(choice: Json) -> list[tuple[str, Any]]:
+    """vLLM's prompt_logprobs as (token text, log-probability) pairs (the first prompt token has none)."""
+    items = [next(iter(entry.values())) for entry in choice["prompt_logprobs"][1:]]  # prompt_logprobs=0: its own token
+    return [(str(item.get("decoded_token") or ""), item["logprob"]) for item in items]
+
+
+def _suffix_total(tokens: Sequence[tuple[str, Any]], length: int) -> float:
+    """The summed log-probabilities of the last prompt tokens whose text covers the continuation's `length` characters."""
     total, covered = 0.0, 0
-    for entry in reversed(entries):
+    for text, value in reversed(tokens):
         if covered >= length:
             break
-        (item,) = entry.values()  # prompt_logprobs=0: just the prompt's own token
-        total += float(item["logprob"])
-        covered += len(item.get("decoded_token") or "")
+        total += float(value)  # None (no log-probability) raises TypeError: reported as missing
+        covered += len(text)
     if covered < length:
-        raise ValueError("continuation not covered")
+        raise ValueError("the echoed tokens do not cover the continuation")
     return total
 
 
