@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -220,3 +223,27 @@ def test_a_worker_process_gets_the_server_error_intact() -> None:
     error = pickle.loads(pickle.dumps(ServerRefused("http://h:1", 503, "busy")))
     assert (error.message, error.exit_code) == ("the server at http://h:1 refused the request (HTTP 503): busy", 2)
     assert json.dumps(error.detail) == '"busy"'
+
+
+def test_ctrl_c_during_requests_exits_130_without_waiting_for_them() -> None:
+    proposed = []
+
+    def stuck(path: str, body: dict[str, Any]) -> Any:  # the proposal is answered, the 3 value samples hang
+        if not proposed:
+            proposed.append(body)
+            return {"choices": [{"text": "4 + 9 = 13 (left: 10 13 13)\n"}], "usage": usage(100, 12)}
+        time.sleep(20)
+        return echo_reply(path, body)
+
+    with FakeServer(stuck) as server:
+        # Default Ctrl-C handling even when the tests run as a background job (which inherits SIGINT ignored).
+        run = subprocess.Popen([sys.executable, "-m", "tot", "solve", "game24", "4", "9", "10", "13", "--server", server.url,
+                                "--preset", "paper", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        while len(server.requests) < 4:  # the proposal, then three value samples in flight at once
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        stdout, _ = run.communicate(timeout=15)
+    assert run.returncode == 130 and time.monotonic() - started < 10
+    assert json.loads(stdout)["stop_reason"] == "interrupted"  # the search so far is still reported

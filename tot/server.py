@@ -24,12 +24,12 @@ import http.client
 import json
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from tot.core import Meter
@@ -84,15 +84,12 @@ class ServerModel:
         self.scoring: str | None = None  # "echo" or "prompt_logprobs", found on the first scoring call
         self.top_k_off = 0  # how this server spells "no top-k": 0 (llama.cpp's servers, newer vLLM) or -1 (older vLLM)
         self._calls = 0
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tot-server")
+        self._slots = threading.BoundedSemaphore(concurrency)  # requests in flight at once
 
     def reseed(self, seed: int) -> None:
         """Restart the per-request seed sequence, so a run repeats the same requests."""
         self.seed = seed
         self._calls = 0
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- HTTP ------------------------------------------------------------------------------
 
@@ -156,16 +153,31 @@ class ServerModel:
             self.meter.model_seconds += time.perf_counter() - started
 
     def _parallel(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
-        """`function` over `items` in the request threads, results in order; the first failure is raised."""
+        """`function` over `items`, one thread each (at most `concurrency` at once), results in order.
+
+        The first failure is raised. The threads are daemons: Ctrl-C does not wait for requests in flight.
+        """
         if len(items) == 1:
             return [function(items[0])]
-        futures = [self._pool.submit(function, item) for item in items]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        results: list[Any] = [None] * len(items)
+        failures: list[BaseException | None] = [None] * len(items)
+
+        def run(index: int) -> None:
+            with self._slots:
+                try:
+                    results[index] = function(items[index])
+                except BaseException as error:
+                    failures[index] = error
+
+        threads = [threading.Thread(target=run, args=(i,), daemon=True, name="tot-server") for i in range(len(items))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for failure in failures:
+            if failure is not None:
+                raise failure
+        return results
 
     def prompt(self, text: str) -> str:
         """The text the server is sent for `text`: itself, or a user message in the model's chat template."""
@@ -391,7 +403,5 @@ def connect(
     answer = probe.request("/v1/models")
     data = answer.get("data")
     if not isinstance(data, list) or not data or not isinstance(data[0], dict) or not isinstance(data[0].get("id"), str):
-        probe.close()
         raise probe.garbage(answer)
-    probe.close()
     return ServerModel(url, data[0]["id"], seed=seed, timeout=timeout, concurrency=concurrency, chat_template=chat_template)
