@@ -82,7 +82,7 @@ class ServerModel:
         self.timeout = timeout
         self.chat_template = chat_template
         self.scoring: str | None = None  # "echo" or "prompt_logprobs", found on the first scoring call
-        self.top_k_off = 0  # how this server spells "no top-k": 0 (llama.cpp's servers, newer vLLM) or -1 (older vLLM)
+        self.top_k_off = 0  # "no top-k": 0 (llama.cpp servers), or -1 where a server refuses 0 (some vLLM versions)
         self._calls = 0
         self._slots = threading.BoundedSemaphore(concurrency)  # requests in flight at once
 
