@@ -177,6 +177,15 @@ def test_solve_against_a_server_that_is_down_exits_2_with_one_line() -> None:
     assert result.output.strip().splitlines() == [f"error: cannot reach the server at {url}: connection refused (is it running?)"]
 
 
+def test_doctor_checks_a_server() -> None:
+    with FakeServer(echo_reply) as server:
+        result = runner.invoke(app, ["doctor", "--server", server.url])
+    assert result.exit_code == 0 and "fake.gguf" in result.output and "(echo log-probabilities)" in result.output
+    with FakeServer(lambda path, body: {"choices": [{"text": "x", "logprobs": None}]}) as server:
+        result = runner.invoke(app, ["doctor", "--server", server.url])
+    assert result.exit_code == 2 and "returns no prompt log-probabilities" in result.output
+
+
 def test_bench_against_a_server_that_is_down_exits_2(tmp_path: Any) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     out = tmp_path / "b.jsonl"

@@ -186,11 +186,17 @@ def doctor(
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
     n_gpu_layers: GpuOpt = None,
+    server: Annotated[
+        Optional[str], typer.Option(help="Check an OpenAI-compatible server instead: it answers, generates and scores.")
+    ] = None,
 ) -> None:
     """Load the model and run one forward pass: checks the llama.cpp build and the model file."""
     import platform
     import subprocess
 
+    if server is not None:
+        _check_server(server)
+        return
     code = f"from tot.cli import _probe; _probe({model!r}, {threads!r}, {n_gpu_layers!r})"
     # A child process, so that a crashing llama.cpp build (SIGILL) is reported instead of killing us.
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -207,6 +213,22 @@ def doctor(
         raise typer.Exit(EXIT_USAGE)
     name, seconds = run.stdout.split()[-2:]
     console.print(f"[green]ok[/]: {name} loaded and ran a forward pass in {seconds} s", highlight=False)
+
+
+def _check_server(url: str) -> None:
+    """`doctor --server`: one generation and one scoring call, or the one-line error saying what is missing."""
+    import time
+
+    started = time.perf_counter()
+    try:
+        served = api.connect(url)
+        served.complete("The capital of France is", max_tokens=4, temperature=0.0)
+        served.score_continuations("The capital of France is", [" Paris"])
+    except TotError as error:
+        fail(error)
+    console.print(f"[green]ok[/]: {served.name} at {url} generates and scores continuations "
+                  f"({getattr(served, 'scoring', '?')} log-probabilities) in {time.perf_counter() - started:.2f} s",
+                  highlight=False, soft_wrap=True)
 
 
 def _probe(model: str | None, threads: int | None, n_gpu_layers: int | None) -> None:
