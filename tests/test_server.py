@@ -17,6 +17,7 @@ from tot import api
 from tot.bench import harness
 from tot.cli import app
 from tot.errors import InputError, ModelError
+from tot.model import normalise
 from tot.server import ServerModel, base_url, connect
 
 runner = CliRunner()
@@ -29,6 +30,8 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 def echo_reply(path: str, body: dict[str, Any]) -> Any:
     """Echo a BOS token and each character as one token, the character at i with log-probability -i / 10, then generate 'x'."""
     text = body["prompt"]
+    if body.get("logprobs") == 20:  # the likeliest next tokens: only "d" of the labels below
+        return {"choices": [{"text": "d", "logprobs": {"top_logprobs": [{"d": -0.25, "q": -2.0}]}}], "usage": usage(len(text), 1)}
     if not body.get("echo"):
         return {"choices": [{"text": f"seed {body['seed']}\n\nmore", "index": 0}], "usage": usage(len(text), 3)}
     return {
@@ -87,11 +90,20 @@ def test_echo_scoring_adds_the_continuation_tokens_only() -> None:
     with FakeServer(echo_reply) as server:
         model = connect(server.url)
         scores = model.score_continuations("abc", ["de", "", "f"])
-        labels = model.score_labels("abc", ["de", "f"])
     # "abcde": d and e (tokens 4 and 5 after the BOS) have log-probabilities -0.4 and -0.5; the generated x is left out
     assert scores == pytest.approx([-0.9, 0.0, -0.4])
-    assert sum(labels) == pytest.approx(1.0) and labels[1] > labels[0]
-    assert model.scoring == "echo" and model.meter.calls == 2
+    assert model.scoring == "echo" and model.meter.calls == 1
+
+
+def test_labels_among_the_likeliest_next_tokens_are_read_from_one_request() -> None:
+    with FakeServer(echo_reply) as server:
+        model = connect(server.url)
+        labels = model.score_labels("abc", ["d", "f"])
+        sent = [body for _, body in server.requests]
+    # "d" is among the likeliest (-0.25); "f" is not, so it is scored by echo (-0.4)
+    assert labels == pytest.approx(normalise([-0.25, -0.4]))
+    assert [body.get("logprobs") for body in sent] == [20, 0]  # the likeliest tokens, then "f" by echo
+    assert model.meter.calls == 1
 
 
 def test_servers_without_echo_are_asked_for_prompt_logprobs() -> None:

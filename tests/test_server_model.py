@@ -34,9 +34,23 @@ def test_server_scores_agree_with_the_local_model(llama_server: str, model: Mode
     assert served.meter.prompt_tokens > 0 and getattr(served, "scoring") == "echo"
 
 
+def test_server_label_values_agree_with_the_local_model(llama_server: str, model: Model) -> None:
+    from tot import tasks
+
+    task = tasks.get("game24")
+    prompt = task.prompts.verdict_prompt(task.initial("4 9 10 13"))
+    labels = [" " + label for label in task.prompts.labels]
+    served = api.connect(llama_server)
+    before = served.meter.prompt_tokens
+    remote, local = served.score_labels(prompt, labels), model.score_labels(prompt, labels)
+    assert remote == pytest.approx(local, abs=0.15)  # other kernels and batch shapes: close, not equal
+    prompt_tokens = len(getattr(model, "prompt_tokens")(prompt))
+    assert served.meter.prompt_tokens - before == prompt_tokens  # one request: the labels were among the likeliest
+
+
 def test_solve_through_the_server(llama_server: str) -> None:
-    result = runner.invoke(app, ["solve", "game24", "4", "9", "10", "13", "--server", llama_server, "--preset", "paper",
-                                 "--max-calls", "3", "--json"])
+    result = runner.invoke(app, ["solve", "game24", "4", "9", "10", "13", "--server", llama_server, "--generator", "propose",
+                                 "--evaluator", "labels", "--max-calls", "3", "--json"])
     assert result.exit_code in (0, 1), result.output
     line = json.loads(result.output)
     usage = line["usage"]

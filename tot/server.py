@@ -11,6 +11,9 @@ Everything goes through `/v1/completions` with text prompts:
   from the end). Servers that do not echo prompt log-probabilities are asked for vLLM's
   `prompt_logprobs` instead; which one works is found on the first call. One request per
   continuation, sent concurrently.
+- `score_labels`: one request for the 20 likeliest next tokens (`logprobs` 20); labels among
+  them are read from it (a label that is one token, scored as the llama backend scores it:
+  prompt and label tokenized apart), the others are scored as above.
 
 Usage: a call is one Model call (however many requests it makes); prompt and generated
 tokens are the server's own `usage` counts (`prompt_tokens_evaluated` equals
@@ -83,6 +86,7 @@ class ServerModel:
         self.chat_template = chat_template
         self.scoring: str | None = None  # "echo" or "prompt_logprobs", found on the first scoring call
         self.top_k_off = 0  # "no top-k": 0 (llama.cpp servers), or -1 where a server refuses 0 (some vLLM versions)
+        self.top_logprobs = True  # whether the server gives the likeliest next tokens (logprobs=20)
         self._calls = 0
         self._slots = threading.BoundedSemaphore(concurrency)  # requests in flight at once
 
@@ -250,52 +254,87 @@ class ServerModel:
         if not continuations:
             return []
         head = self.prompt(prompt)
+        return self._call(lambda: self._scores(head, continuations))
+
+    def score_labels(self, prompt: str, labels: Sequence[str]) -> list[float]:
+        """Label probabilities; labels that are among the 20 likeliest next tokens are read from one request.
+
+        Only the labels that are not (longer ones, unlikely ones) are scored by echo, one request each.
+        """
+        if not labels:
+            return []
+        head = self.prompt(prompt)
 
         def work() -> list[float]:
-            if self.scoring is None:
-                self.scoring = self._find_scoring(head, continuations[0])
-            results = self._parallel(lambda c: self._score(head, c), list(continuations))
-            self._count([usage for _, usage in results])
-            return [total for total, _ in results]
+            likeliest = self._next_tokens(head)
+            missing = [label for label in dict.fromkeys(labels) if label not in likeliest]
+            scored = dict(zip(missing, self._scores(head, missing))) if missing else {}
+            return normalise([likeliest[label] if label in likeliest else scored[label] for label in labels])
 
         return self._call(work)
 
-    def score_labels(self, prompt: str, labels: Sequence[str]) -> list[float]:
-        return normalise(self.score_continuations(prompt, labels))
-
     # ---- scoring ---------------------------------------------------------------------------
 
-    def _find_scoring(self, head: str, continuation: str) -> str:
-        """Which request gives prompt log-probabilities on this server: echo + logprobs, else vLLM's prompt_logprobs."""
-        failures = []
-        for mode in ("echo", "prompt_logprobs"):
-            try:
-                choice, _ = self._completion(_scoring_body(mode, head + continuation))
-            except ServerRefused as refused:
-                failures.append(refused.detail)
-                continue
-            if mode == "echo" and _echoed(choice):
-                return mode
-            if mode == "prompt_logprobs" and isinstance(choice.get("prompt_logprobs"), list):
-                return mode
-        detail = f" (it said: {failures[-1]})" if failures else ""
-        raise ModelError(NO_LOGPROBS.format(url=self.url, detail=detail))
+    def _scores(self, head: str, continuations: Sequence[str]) -> list[float]:
+        """Each continuation's log-probability after `head`, by echo (one request each, concurrently).
+
+        Until the server's way of giving prompt log-probabilities is known, the first continuation
+        goes alone: its request finds it.
+        """
+        items = list(continuations)
+        done: dict[int, tuple[float, Json]] = {}
+        if self.scoring is None:
+            first = next((i for i, c in enumerate(items) if c), None)
+            if first is not None:
+                done[first] = self._score(head, items[first])
+        todo = [i for i in range(len(items)) if i not in done]
+        done.update(zip(todo, self._parallel(lambda i: self._score(head, items[i]), todo)))
+        results = [done[i] for i in range(len(items))]
+        self._count([usage for _, usage in results])
+        return [total for total, _ in results]
+
+    def _next_tokens(self, head: str) -> dict[str, float]:
+        """The log-probabilities of the 20 likeliest tokens after `head` (empty where the server does not give them)."""
+        if not self.top_logprobs:
+            return {}
+        try:
+            choice, usage = self._completion({"prompt": head, "max_tokens": 1, "temperature": 0.0, "logprobs": 20})
+        except ServerRefused:
+            self.top_logprobs = False  # e.g. a server that allows fewer: scoring by echo does without
+            return {}
+        self._count([usage])
+        try:
+            first = choice["logprobs"]["top_logprobs"][0]
+            return {str(token): float(value) for token, value in first.items()}
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            self.top_logprobs = False
+            return {}
 
     def _score(self, head: str, continuation: str) -> tuple[float, Json]:
-        """The log-probability of `continuation` after `head`, and the request's usage."""
+        """The log-probability of `continuation` after `head`, and the request's usage.
+
+        While `scoring` is unknown, echo + logprobs is tried first, then vLLM's prompt_logprobs.
+        """
         if not continuation:
             return 0.0, {}
-        assert self.scoring is not None
-        text = head + continuation
-        try:
-            choice, usage = self._completion(_scoring_body(self.scoring, text))
-        except ServerRefused as refused:
-            raise ModelError(NO_LOGPROBS.format(url=self.url, detail=f" (it said: {refused.detail})")) from None
-        try:
-            tokens = _echoed_prompt(choice, usage) if self.scoring == "echo" else _prompt_logprobs(choice)
-            return _suffix_total(tokens, len(continuation)), usage
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, StopIteration):
-            raise ModelError(NO_LOGPROBS.format(url=self.url, detail=" (its answer had no usable log-probabilities)")) from None
+        failure = ""
+        for mode in (self.scoring,) if self.scoring else ("echo", "prompt_logprobs"):
+            try:
+                choice, usage = self._completion(_scoring_body(mode, head + continuation))
+            except ServerRefused as refused:
+                failure = f" (it said: {refused.detail})"
+                continue
+            if self.scoring is None:
+                if not (_echoed(choice) if mode == "echo" else isinstance(choice.get("prompt_logprobs"), list)):
+                    continue
+                self.scoring = mode
+            try:
+                tokens = _echoed_prompt(choice, usage) if mode == "echo" else _prompt_logprobs(choice)
+                return _suffix_total(tokens, len(continuation)), usage
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, StopIteration):
+                failure = " (its answer had no usable log-probabilities)"
+                break
+        raise ModelError(NO_LOGPROBS.format(url=self.url, detail=failure))
 
 
 class ServerRefused(ModelError):
