@@ -230,6 +230,16 @@ def test_bench_gives_one_worker_per_server_by_default() -> None:
     assert spec.servers == ("http://a:1", "http://b:2") and spec.workers == 2
 
 
+def test_chat_is_part_of_a_benchmark_lines_model_identity() -> None:
+    from tot.bench import config
+
+    assert config.build({"task": "game24", "rows": "900:901", "chat": True}).chat
+    assert harness.model_spec(None, None, chat=True).identity()["chat"] is True
+    assert "chat" not in harness.model_spec(None, None).identity()  # keys of earlier runs stay as they were
+    with pytest.raises(InputError, match="chat must be true or false"):
+        config.build({"task": "game24", "rows": "900:901", "chat": "maybe"})
+
+
 def test_servers_of_different_models_are_refused() -> None:
     with FakeServer(echo_reply) as one, FakeServer(echo_reply, models={"data": [{"id": "other.gguf"}]}) as two:
         with pytest.raises(InputError, match="serve different models"):
