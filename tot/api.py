@@ -1,4 +1,4 @@
-"""The library in a few calls: `solve`, `check`, `load_model`, `make_evaluator`.
+"""The library in a few calls: `solve`, `check`, `load_model`, `connect`, `make_evaluator`.
 
     import tot
     result = tot.solve("game24", "4 9 10 13")
@@ -78,14 +78,56 @@ def load_model(
     threads: int | None = None,
     n_gpu_layers: int | None = None,
     seed: int = 0,
+    chat: bool = False,
+    server: str | None = None,
 ) -> Model:
-    """A GGUF model through llama.cpp, loaded once per process and kept warm (default: Gemma 3 270M)."""
-    key = (None if path is None else os.fspath(path), threads, n_gpu_layers)
+    """A GGUF model through llama.cpp, loaded once per process and kept warm (default: Gemma 3 270M).
+
+    With `server` (an OpenAI-compatible server's URL), the model that server serves instead
+    (see `connect`). With `chat`, every prompt is sent as a user message in the model's chat
+    template, read from the GGUF's metadata (with a server: from the GGUF at `path`, the
+    default model's when None, which should be the model the server serves).
+    """
+    if server is not None:
+        return connect(server, seed=seed, chat_template_from=path if chat else None, chat=chat)
+    key = (None if path is None else os.fspath(path), threads, n_gpu_layers, chat)
     model = _MODELS.get(key)
     if model is None:
         from tot.llama import load
 
-        model = load(path, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)
+        model = load(path, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed, chat=chat)
+        _MODELS[key] = model
+    reseed = getattr(model, "reseed", None)
+    if reseed is not None:
+        reseed(seed)
+    return model
+
+
+def connect(
+    url: str,
+    *,
+    seed: int = 0,
+    chat: bool = False,
+    chat_template_from: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+) -> Model:
+    """The model served by the OpenAI-compatible server at `url` (vLLM, llama.cpp's servers, ...), kept per process.
+
+    Checks that the server answers. `chat` applies the chat template of the GGUF at
+    `chat_template_from` (default: the default model's) here, before prompts are sent.
+    """
+    from tot import server as http
+
+    key = ("server", http.base_url(url), chat, None if chat_template_from is None else os.fspath(chat_template_from))
+    model = _MODELS.get(key)
+    if model is None:
+        template = None
+        if chat:
+            from tot.chat import model_template
+            from tot.model import resolve_model_path
+
+            template = model_template(resolve_model_path(chat_template_from))
+        model = http.connect(url, seed=seed, chat_template=template, timeout=timeout or http.DEFAULT_TIMEOUT)
         _MODELS[key] = model
     reseed = getattr(model, "reseed", None)
     if reseed is not None:
@@ -149,6 +191,8 @@ def solve(
     budget: Budget = DEFAULT_BUDGET,
     model: Model | None = None,
     model_path: str | os.PathLike[str] | None = None,
+    server: str | None = None,
+    chat: bool = False,
     seed: int = 0,
     **options: Any,
 ) -> Result:
@@ -157,7 +201,8 @@ def solve(
     `preset` picks defaults (`fast`, `paper`, `crossword`; default: the task's own `preset`, else
     `fast`); `strategy`, `generator`, `valuer` and
     strategy `options` (e.g. `breadth=5`) override them. The default model is loaded
-    on first use unless `model` is given or no model is needed.
+    on first use unless `model` is given or no model is needed; `server` uses the model
+    of an OpenAI-compatible server instead and `chat` the model's chat template (see `load_model`).
     """
     from tot import strategies
 
@@ -173,7 +218,7 @@ def solve(
     root = task_obj.initial(puzzle)
     needs_model = strategies.takes_model(run) or generator != "all" or valuer in ("labels", "sample", "task")
     if needs_model and model is None:
-        model = load_model(model_path, seed=seed)
+        model = load_model(model_path, seed=seed, chat=chat, server=server)
     evaluator = make_evaluator(task_obj, model, generator=generator, valuer=valuer)
     merged = dict(chosen.options) if strategy == chosen.strategy else {}
     merged.update(options)

@@ -40,6 +40,10 @@ GpuOpt = Annotated[
     Optional[int], typer.Option("--n-gpu-layers", help="Layers offloaded to the GPU (-1 all). Default: all on Metal, 0 elsewhere.")
 ]
 SeedOpt = Annotated[int, typer.Option(help="Seed for sampling and tie-breaking; the same seed repeats a run.")]
+ChatOpt = Annotated[
+    bool, typer.Option("--chat/--no-chat", help="Send prompts as a user message in the model's chat template (from the "
+                       "GGUF's metadata; with --server, from --model's, which should be the served model).")
+]
 
 
 @app.command()
@@ -85,6 +89,10 @@ def solve(
     threads: ThreadsOpt = None,
     n_gpu_layers: GpuOpt = None,
     seed: SeedOpt = 0,
+    server: Annotated[
+        Optional[str], typer.Option(help="URL of an OpenAI-compatible server (vLLM, llama.cpp) to use instead of a local model.")
+    ] = None,
+    chat: ChatOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result (with the whole tree) instead.")] = False,
     show_tree: Annotated[bool, typer.Option("--tree/--no-tree", help="Draw the search tree.")] = True,
 ) -> None:
@@ -113,7 +121,9 @@ def solve(
         ) in ("labels", "sample", "task") or strategies.takes_model(strategies.get(strategy or chosen.strategy))
         if needs_model:
             with console.status("loading model…", spinner="dots") if not as_json else _nothing():
-                loaded = api.load_model(model, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)
+                loaded = api.load_model(
+                    model, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed, chat=chat, server=server
+                )
         with console.status("searching…", spinner="dots") if not as_json else _nothing() as status:
             watch = getattr(task_obj, "watching", None)  # tasks that can draw the state being expanded
             if status is not None and watch is not None:
@@ -176,11 +186,17 @@ def doctor(
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
     n_gpu_layers: GpuOpt = None,
+    server: Annotated[
+        Optional[str], typer.Option(help="Check an OpenAI-compatible server instead: it answers, generates and scores.")
+    ] = None,
 ) -> None:
     """Load the model and run one forward pass: checks the llama.cpp build and the model file."""
     import platform
     import subprocess
 
+    if server is not None:
+        _check_server(server)
+        return
     code = f"from tot.cli import _probe; _probe({model!r}, {threads!r}, {n_gpu_layers!r})"
     # A child process, so that a crashing llama.cpp build (SIGILL) is reported instead of killing us.
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -197,6 +213,22 @@ def doctor(
         raise typer.Exit(EXIT_USAGE)
     name, seconds = run.stdout.split()[-2:]
     console.print(f"[green]ok[/]: {name} loaded and ran a forward pass in {seconds} s", highlight=False)
+
+
+def _check_server(url: str) -> None:
+    """`doctor --server`: one generation and one scoring call, or the one-line error saying what is missing."""
+    import time
+
+    started = time.perf_counter()
+    try:
+        served = api.connect(url)
+        served.complete("The capital of France is", max_tokens=4, temperature=0.0)
+        served.score_continuations("The capital of France is", [" Paris"])
+    except TotError as error:
+        fail(error)
+    console.print(f"[green]ok[/]: {served.name} at {url} generates and scores continuations "
+                  f"({getattr(served, 'scoring', '?')} log-probabilities) in {time.perf_counter() - started:.2f} s",
+                  highlight=False, soft_wrap=True)
 
 
 def _probe(model: str | None, threads: int | None, n_gpu_layers: int | None) -> None:
@@ -241,7 +273,12 @@ def bench(
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for every search (default 0); the same seed repeats a run.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Processes, each with its own model. Default: 1.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Processes, each with its own model. Default: 1, or one per server.")] = None,
+    server: Annotated[
+        Optional[str], typer.Option(help="OpenAI-compatible servers, comma-separated, used instead of a local model; "
+                                    "worker k uses server k mod their number.")
+    ] = None,
+    chat: Annotated[Optional[bool], typer.Option("--chat/--no-chat", help="Prompts in the model's chat template.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="No progress bar; print a JSON summary.")] = False,
 ) -> None:
     """Run a grid of strategies x evaluators x budgets over puzzles; one JSON line per (puzzle, configuration).
@@ -256,7 +293,7 @@ def bench(
             "task": task, "preset": preset, "strategy": strategy, "evaluator": evaluator, "generator": generator,
             "budget-calls": budget_calls, "budget-tokens": budget_tokens, "budget-seconds": budget_seconds,
             "budget-nodes": budget_nodes, "rows": rows, "puzzle": puzzle, "out": out, "model": model,
-            "threads": threads, "seed": seed, "workers": workers,
+            "threads": threads, "seed": seed, "workers": workers, "server": server, "chat": chat,
             "options": strategies.parse_options(set_options or []),  # values may be lists: breadth=1,5
         }
         spec = bench_config.build(flags, config)

@@ -119,6 +119,7 @@ class LlamaModel:
         n_gpu_layers: int | None = None,
         n_seq_max: int = 64,
         seed: int = 0,
+        chat: bool = False,
     ) -> None:
         lib = _llama()
         self.lib = lib
@@ -126,6 +127,11 @@ class LlamaModel:
         self.name = self.path.name
         self.meter = Meter()
         self.seed = seed
+        self.chat_template: str | None = None
+        if chat:
+            from tot.chat import model_template
+
+            self.chat_template = model_template(self.path)
         self.padding_rows = 0
         self._calls = 0  # sampling calls since the last reseed: part of each sample's seed
         self._clock = 0  # calls ever made, for least-recently-used eviction of resident prefixes
@@ -208,16 +214,25 @@ class LlamaModel:
 
     # ---- tokens ----------------------------------------------------------------------------
 
-    def tokenize(self, text: str, *, bos: bool) -> list[int]:
+    def tokenize(self, text: str, *, bos: bool, special: bool = False) -> list[int]:
+        """Tokens of `text`; `special` parses control tokens written as text (a chat template's turn markers)."""
         data = text.encode("utf-8")
         capacity = len(data) + 8
         buffer = (self.lib.llama_token * capacity)()
-        n = self.lib.llama_tokenize(self.vocab, data, len(data), buffer, capacity, bos, False)
+        n = self.lib.llama_tokenize(self.vocab, data, len(data), buffer, capacity, bos, special)
         if n < 0:
             capacity = -n
             buffer = (self.lib.llama_token * capacity)()
-            n = self.lib.llama_tokenize(self.vocab, data, len(data), buffer, capacity, bos, False)
+            n = self.lib.llama_tokenize(self.vocab, data, len(data), buffer, capacity, bos, special)
         return list(buffer[:n])
+
+    def prompt_tokens(self, prompt: str) -> list[int]:
+        """The tokens the model sees for `prompt`: with a chat template, as a user message followed by its turn."""
+        if self.chat_template is None:
+            return self.tokenize(prompt, bos=True)
+        from tot.chat import render
+
+        return self.tokenize(render(self.chat_template, prompt), bos=True, special=True)
 
     def piece(self, token: int) -> bytes:
         buffer = ctypes.create_string_buffer(64)
@@ -360,7 +375,7 @@ class LlamaModel:
         if not continuations:
             return []
         with self._call():
-            prompt_tokens = self.tokenize(prompt, bos=True)
+            prompt_tokens = self.prompt_tokens(prompt)
             conts = [tuple(self.tokenize(c, bos=False)) for c in continuations]
             self.meter.prompt_tokens += len(prompt_tokens) + sum(len(c) for c in conts)
             last = self._prefill(prompt_tokens)
@@ -439,7 +454,7 @@ class LlamaModel:
             return []
         with self._call():
             self._calls += 1
-            prompt_tokens = self.tokenize(prompt, bos=True)
+            prompt_tokens = self.prompt_tokens(prompt)
             self.meter.prompt_tokens += len(prompt_tokens)
             texts: list[str] = []
             for wave in range(0, n, self.lanes):  # more samples than lanes: several waves
@@ -632,8 +647,12 @@ def load(
     threads: int | None = None,
     n_gpu_layers: int | None = None,
     seed: int = 0,
+    chat: bool = False,
 ) -> LlamaModel:
-    """Load a GGUF model (the default model when `path` is None), checked before llama.cpp sees it."""
+    """Load a GGUF model (the default model when `path` is None), checked before llama.cpp sees it.
+
+    `chat`: send prompts in the model's chat template (see `tot.chat`).
+    """
     from tot.model import resolve_model_path
 
-    return LlamaModel(resolve_model_path(path), n_threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)
+    return LlamaModel(resolve_model_path(path), n_threads=threads, n_gpu_layers=n_gpu_layers, seed=seed, chat=chat)

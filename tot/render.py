@@ -84,7 +84,7 @@ def usage_table(usage: Usage) -> Table:
         ("generated tokens", f"{usage.generated_tokens}"),
         ("nodes expanded / generated", f"{usage.nodes_expanded} / {usage.nodes_generated}"),
         ("value cache hits", f"{usage.cache_hits}"),
-        ("wall seconds (in llama.cpp)", f"{usage.seconds:.2f} ({usage.model_seconds:.2f})"),
+        ("wall seconds (in model calls)", f"{usage.seconds:.2f} ({usage.model_seconds:.2f})"),
     ]
     if usage.proposal_lines:
         rows.append(
