@@ -10,7 +10,6 @@ An AUC of 0.5 is no better than a coin (the uniform valuer), 1.0 is the oracle.
 One JSON line per (puzzle, valuer), written resumably like `tot bench`:
 
     tot auc --rows 900:1000 --valuer labels,sample --out results/auc.jsonl
-    python -m tot.bench.auc --rows 900:910
 """
 
 from __future__ import annotations
@@ -205,16 +204,3 @@ def summarize(records: Sequence[Record]) -> list[ValueRow]:
 
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m tot.bench.auc ...`: the same as `tot auc ...`."""
-    import sys
-
-    from tot.cli import app
-
-    app(["auc", *(sys.argv[1:] if argv is None else argv)], prog_name="tot")
-
-
-if __name__ == "__main__":
-    main()

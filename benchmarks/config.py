@@ -28,13 +28,13 @@ from typing import Any
 from tot.api import GENERATORS, PRESETS
 from tot.core import Budget
 from tot.errors import InputError
+from tot.tasks import ALIASES
 
 EVALUATORS = ("model", "labels", "sample", "uniform", "oracle")
 MODEL_VALUERS = ("labels", "sample")
 MODEL_FREE_VALUERS = ("uniform", "oracle")
 BUDGET_KINDS = ("calls", "tokens", "seconds", "nodes")
 BASELINES = frozenset({"io", "cot", "cot-sc"})
-TASK_ALIASES = {"crosswords": "crossword", "mini-crosswords": "crossword"}
 DEFAULT_ROWS = {"game24": "900:1000", "crossword": "0:100:5"}
 AXES = ("preset", "strategy", "evaluator", "generator", *(f"budget-{kind}" for kind in BUDGET_KINDS))
 SETTINGS = ("task", "rows", "puzzle", "out", "model", "seed", "workers", "threads", "server", "chat")
@@ -163,7 +163,7 @@ def parse_rows(text: str, count: int) -> list[int]:
 
 def task_name(name: str) -> str:
     """The registered task name for `name` (accepts `crosswords` for `crossword`)."""
-    return TASK_ALIASES.get(name, name)
+    return ALIASES.get(name, name)
 
 
 def task_puzzles(name: str) -> list[str] | None:

@@ -520,7 +520,6 @@ class ProgressBar:
     """A Rich progress bar on stderr: lines done, success so far, time left."""
 
     def __init__(self, description: str) -> None:
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -529,6 +528,8 @@ class ProgressBar:
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+
+        from tot.render import console
 
         self.description = description
         self.bar = Progress(
@@ -539,7 +540,7 @@ class ProgressBar:
             TimeElapsedColumn(),
             TextColumn("left"),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console(stderr=True),
             transient=False,
         )
         self.task_id: Any = None

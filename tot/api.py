@@ -14,7 +14,7 @@ from typing import Any
 
 from tot import tasks
 from tot.core import Answer, Budget, Meter, Result
-from tot.errors import InputError
+from tot.errors import InputError, TotError
 from tot.evaluators import (
     AllActions,
     EnumerateGenerator,
@@ -206,7 +206,7 @@ def solve(
     """
     from tot import strategies
 
-    task_obj = tasks.get(task) if isinstance(task, str) else task
+    task_obj = _task(task)
     preset = preset or getattr(task_obj, "preset", "fast")
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
@@ -215,7 +215,7 @@ def solve(
     generator = generator or chosen.generator
     valuer = valuer or chosen.valuer
     run = strategies.get(strategy)
-    root = task_obj.initial(puzzle)
+    root = tasks.start(task_obj, puzzle)
     needs_model = strategies.takes_model(run) or generator != "all" or valuer in ("labels", "sample", "task")
     if needs_model and model is None:
         model = load_model(model_path, seed=seed, chat=chat, server=server)
@@ -225,7 +225,15 @@ def solve(
     strategies.check_options(strategy, merged)
     if strategies.takes_model(run):
         merged["model"] = model
-    result = run(task_obj, evaluator, root, budget=budget, seed=seed, **merged)
+    try:
+        result = run(task_obj, evaluator, root, budget=budget, seed=seed, **merged)
+    except Exception as error:
+        if isinstance(error, TotError) or not tasks.raised_by_user_task(task_obj, error):
+            raise
+        raise InputError(f"task {task_obj.name}: {type(error).__name__} during the search: {error}") from error
+    for answer in (result.answer, *result.candidates):
+        if answer is not None and not isinstance(answer, Answer):
+            raise InputError(f"task {task_obj.name}: answer() must return tot.Answer, got {type(answer).__name__}")
     config = {
         **result.config,
         "task": task_obj.name,
@@ -240,9 +248,17 @@ def solve(
 
 def check(task: str | Any, puzzle: str, answer: str) -> Answer:
     """Verify a user-supplied answer to `puzzle` with the task's own rules."""
-    task_obj = tasks.get(task) if isinstance(task, str) else task
+    task_obj = _task(task)
     verify = getattr(task_obj, "check", None)
     if verify is None:
         raise InputError(f"task {task_obj.name} cannot check answers")
-    result: Answer = verify(task_obj.initial(puzzle), answer)
+    result: Answer = verify(tasks.start(task_obj, puzzle), answer)
     return result
+
+
+def _task(task: str | Any) -> Any:
+    """The task named `task`, or the task object itself once its methods are checked."""
+    if isinstance(task, str):
+        return tasks.get(task)
+    tasks.validate(task)
+    return task

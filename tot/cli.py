@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Annotated, Any, NoReturn, Optional
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
-from tot import strategies
-from tot import api
+from tot import api, render, strategies, tasks
 from tot.core import Budget
-from tot.errors import TotError
+from tot.errors import InputError, TotError
 
 app = typer.Typer(
     help="Tree of Thoughts search on a local GGUF model.\n\n"
@@ -21,15 +21,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
+console = render.console()
+errors = render.console(stderr=True)
 
 EXIT_SOLVED, EXIT_UNSOLVED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def fail(error: TotError) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {error.message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False)
     raise typer.Exit(error.exit_code)
+
+
+def _puzzle(words: list[str]) -> str:
+    """The puzzle words as one text. Negative numbers pass (`4 9 10 -13`); a word like an option is refused."""
+    for word in words:
+        if word.startswith("-") and not re.fullmatch(r"-[\d.].*", word):
+            raise InputError(f"no such option: {word} (see tot solve --help; a negative number may be a puzzle word)")
+    return " ".join(words)
 
 
 ModelOpt = Annotated[
@@ -46,7 +54,8 @@ ChatOpt = Annotated[
 ]
 
 
-@app.command()
+# Unknown options become arguments, so that a puzzle may hold negative numbers; `_puzzle` refuses the rest.
+@app.command(context_settings={"ignore_unknown_options": True})
 def solve(
     task: Annotated[str, typer.Argument(help="Task name (game24) or module:Class for your own task.")],
     puzzle: Annotated[list[str], typer.Argument(help="The puzzle, e.g. 4 9 10 13.")],
@@ -111,10 +120,9 @@ def solve(
         options.update({name: value for name, value in named.items() if value is not None})
         options.update(strategies.parse_options(set_options or []))
         loaded = None
-        from tot import tasks
-
+        text = _puzzle(puzzle)
         task_obj = tasks.get(task)
-        task_obj.initial(" ".join(puzzle))  # a malformed puzzle fails before the model loads
+        tasks.start(task_obj, text)  # a malformed puzzle fails before the model loads
         chosen = api.PRESETS.get(preset or str(getattr(task_obj, "preset", "fast")))
         needs_model = chosen is None or (generator or chosen.generator) != "all" or (
             evaluator or chosen.valuer
@@ -127,10 +135,10 @@ def solve(
         with console.status("searching…", spinner="dots") if not as_json else _nothing() as status:
             watch = getattr(task_obj, "watching", None)  # tasks that can draw the state being expanded
             if status is not None and watch is not None:
-                watch(status.update)
+                watch(lambda state: status.update(render.live_view(task_obj, state)))
             result = api.solve(
                 task_obj,
-                " ".join(puzzle),
+                text,
                 preset=preset,
                 strategy=strategy,
                 generator=generator,
@@ -145,14 +153,12 @@ def solve(
     except KeyboardInterrupt:
         errors.print("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED)
-    report = getattr(task_obj, "report", None)  # a task's own grading and drawing of its result (crossword)
-    graded, view = report(" ".join(puzzle), result) if report is not None else ({}, None)
     if as_json:
-        print(json.dumps({**result.as_dict(), **({"metrics": graded} if graded else {})}))
+        report = getattr(task_obj, "report", None)  # a task's own account of its result (crossword: grid, metrics)
+        print(json.dumps({**result.as_dict(), **(report(text, result) if report is not None else {})}))
     else:
-        from tot.render import summary
-
-        console.print(summary(result, show_tree=show_tree))
+        console.print(render.summary(result, show_tree=show_tree))
+        view = render.final_view(task_obj, text, result)
         if view is not None:
             console.print(view)
     if result.stop_reason == "interrupted":
@@ -160,7 +166,7 @@ def solve(
     raise typer.Exit(EXIT_SOLVED if result.solved else EXIT_UNSOLVED)
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # an answer may start with '-'
 def check(
     task: Annotated[str, typer.Argument(help="Task name, e.g. game24.")],
     puzzle: Annotated[str, typer.Argument(help='The puzzle, quoted: "4 9 10 13".')],
@@ -175,9 +181,9 @@ def check(
     if as_json:
         print(json.dumps({"answer": verdict.text, "correct": verdict.verified, "detail": verdict.detail}))
     elif verdict.verified:
-        console.print(f"[bold green]correct[/]: {verdict.text} {verdict.detail}", highlight=False)
+        console.print(f"[bold green]correct[/]: {escape(verdict.text)} {escape(verdict.detail)}", highlight=False)
     else:
-        console.print(f"[bold red]wrong[/]: {verdict.text} {verdict.detail}", highlight=False)
+        console.print(f"[bold red]wrong[/]: {escape(verdict.text)} {escape(verdict.detail)}", highlight=False)
     raise typer.Exit(EXIT_SOLVED if verdict.verified else EXIT_UNSOLVED)
 
 
@@ -209,10 +215,10 @@ def doctor(
         raise typer.Exit(EXIT_USAGE)
     if run.returncode != 0:
         message = (run.stderr.strip().splitlines() or ["unknown failure"])[-1]
-        errors.print(f"[bold red]error:[/] {message}", highlight=False)
+        errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         raise typer.Exit(EXIT_USAGE)
     name, seconds = run.stdout.split()[-2:]
-    console.print(f"[green]ok[/]: {name} loaded and ran a forward pass in {seconds} s", highlight=False)
+    console.print(f"[green]ok[/]: {escape(name)} loaded and ran a forward pass in {seconds} s", highlight=False)
 
 
 def _check_server(url: str) -> None:
@@ -309,7 +315,7 @@ def _benchmark(run: Any, as_json: bool) -> None:
     try:
         summary = run()
     except harness.Interrupted as stopped:
-        errors.print(stopped.message, highlight=False)
+        errors.print(stopped.message, highlight=False, markup=False)
         raise typer.Exit(EXIT_INTERRUPTED)
     except TotError as error:
         fail(error)
@@ -321,7 +327,7 @@ def _benchmark(run: Any, as_json: bool) -> None:
         console.print(table)
     console.print(
         f"{summary.written} new lines in {summary.out} ({summary.skipped} were already there); "
-        f"`tot report {summary.out}` for tables and plots", highlight=False,
+        f"`tot report {summary.out}` for tables and plots", highlight=False, markup=False,
     )
 
 
@@ -383,7 +389,7 @@ def report(
         try:
             images = bench_report.plot(records, prefix, xs=xs, y=y)
         except ImportError:
-            errors.print("no plot: matplotlib is not installed (pip install 'tot[plot]')", highlight=False)
+            errors.print("no plot: matplotlib is not installed (pip install 'tot[plot]')", highlight=False, markup=False)
     if markdown or update:
         command = shlex.join(["tot", "report", *files, *(["--update", update] if update else []),
                               *(["--plot", plot] if plot else []), *(["--no-plot"] if no_plot else []),
@@ -392,14 +398,14 @@ def report(
                                      command=command)
         if update:
             bench_report.update_markdown(update, text)
-            errors.print(f"updated {update}", highlight=False)
+            errors.print(f"updated {update}", highlight=False, markup=False)
         else:
             print(text, end="")
     else:
         for table in bench_report.rich_tables(records):
             console.print(table)
     for image in images:
-        errors.print(f"plot: {image}", highlight=False)
+        errors.print(f"plot: {image}", highlight=False, markup=False)
 
 
 class _nothing:

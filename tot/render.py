@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+import os
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -10,6 +13,18 @@ from rich.tree import Tree
 
 from tot.core import Result, Usage
 from tot.tree import Node
+
+WIDE = 10_000  # columns of a console that is not a terminal: wide enough to cut no table
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for the CLI: on a terminal, the terminal's width; into a pipe or a file (and no COLUMNS set),
+    wide enough that no table is cut and no line is wrapped."""
+    made = Console(stderr=stderr, soft_wrap=True)
+    if not made.is_terminal and "COLUMNS" not in os.environ:
+        made.width = WIDE
+    return made
+
 
 STYLE = {
     "solution": "bold green",
@@ -21,10 +36,14 @@ STYLE = {
 }
 
 
-def node_label(node: Node, on_path: bool) -> Text:
+def node_label(node: Node, on_path: bool, thought: str | None = None, mark: str = "") -> Text:
+    """One node's line: the thought of the edge it is drawn under (default: its first), value, visits, status."""
     text = Text()
-    if node.thought:
-        text.append(node.thought, style=STYLE.get(node.status, ""))
+    thought = node.thought if thought is None else thought
+    if mark:
+        text.append(f"{mark} ", style="bold yellow")
+    if node.parent is not None:
+        text.append(thought, style=STYLE.get(node.status, ""))
     else:
         text.append(f"start: {node.label}", style="bold")
     if node.value is not None:
@@ -43,10 +62,19 @@ def node_label(node: Node, on_path: bool) -> Text:
 
 
 def tree_view(result: Result, *, max_children: int = 8) -> Tree:
-    """The search tree: expanded nodes in full; unexpanded children beyond `max_children` summarised."""
+    """The search tree: expanded nodes in full; unexpanded children beyond `max_children` summarised.
+
+    Each edge is drawn with its own thought. A state reached from several parents (a transposition) is
+    drawn in full once, marked `#id`; under its other parents a `↪` line names that mark and the state.
+    """
     tree = result.tree
     on_path = {id(n) for n in _solution_nodes(result)}
-    root = Tree(node_label(tree.root, True))
+    thoughts = {(parent, child): thought for parent, child, thought in tree.edges}
+    parents: dict[int, int] = {}
+    for _, child, _ in tree.edges:
+        parents[child] = parents.get(child, 0) + 1
+    marks = {node_id: f"#{node_id}" for node_id, count in parents.items() if count > 1}
+    root = Tree(node_label(tree.root, True, mark=marks.get(tree.root.id, "")))
     seen: set[int] = set()
 
     def add(branch: Tree, node: Node) -> None:
@@ -56,10 +84,12 @@ def tree_view(result: Result, *, max_children: int = 8) -> Tree:
         rest.sort(key=lambda c: -(c.value or 0.0))
         shown = important + rest[: max(0, max_children - len(important))]
         for child in shown:
+            thought = thoughts.get((node.id, child.id), child.thought)
             if child.id in seen:
-                branch.add(Text(f"↪ {child.thought}  (reached before as node {child.id})", style="dim"))
+                where = "the start" if child.parent is None else f"{marks.get(child.id, '')} above"
+                branch.add(Text(f"↪ {thought}  (same state as {where}: {child.label})", style="dim"))
                 continue
-            add(branch.add(node_label(child, id(child) in on_path)), child)
+            add(branch.add(node_label(child, id(child) in on_path, thought, marks.get(child.id, ""))), child)
         hidden = len(node.children) - len(shown)
         if hidden > 0:
             branch.add(Text(f"… {hidden} more unexpanded thoughts", style="dim"))
@@ -123,3 +153,25 @@ def summary(result: Result, *, show_tree: bool = True) -> RenderableType:
     config = ", ".join(f"{k}={v}" for k, v in result.config.items() if k not in ("puzzle",))
     parts.append(Text(config, style="dim"))
     return Group(*parts)
+
+
+def live_view(task: Any, state: Any) -> RenderableType:
+    """A drawing of the state a search is expanding, for the CLI's status line (a crossword: its grid)."""
+    from tot.tasks.crosswords import MiniCrossword
+
+    if isinstance(task, MiniCrossword):
+        from tot.render_crossword import grid
+
+        return grid(state.cells)
+    return Text(task.render(state))
+
+
+def final_view(task: Any, puzzle: str, result: Result) -> RenderableType | None:
+    """A task's own drawing of what a search ended with (a crossword: the grid found and the gold one), if any."""
+    from tot.tasks.crosswords import MiniCrossword
+
+    if isinstance(task, MiniCrossword):
+        from tot.render_crossword import report_view
+
+        return report_view(task, puzzle, result)
+    return None

@@ -8,7 +8,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tot.tasks.crosswords import BLANK, SIZE, SLOTS, Board
+from typing import Any
+
+from tot.tasks.crosswords import BLANK, SIZE, SLOTS, Board, MiniCrossword, gold
 
 
 def grid(cells: str, truth: str | None = None) -> Text:
@@ -49,3 +51,9 @@ def crossword_view(board: Board, truth: str | None, metrics: dict[str, float]) -
         )
     parts.append(clues)
     return Group(*parts)
+
+
+def report_view(task: MiniCrossword, puzzle: str, result: Any) -> RenderableType:
+    """After a search: the board it ended on beside the gold grid (numbered puzzles), the metrics and the clues."""
+    graded = task.report(puzzle, result).get("metrics", {})
+    return crossword_view(task.final_board(puzzle, result), gold(puzzle) if graded else None, graded)

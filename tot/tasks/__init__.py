@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import inspect
+import traceback
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
-from tot.errors import InputError
+from tot.core import Answer
+from tot.errors import InputError, TotError
 
 BUILTIN = {
     "game24": "tot.tasks.game24:Game24",
     "crossword": "tot.tasks.crosswords:MiniCrossword",
+}
+ALIASES = {"crosswords": "crossword", "mini-crosswords": "crossword"}
+
+# The methods every task has, each with the parameters it is called with (after self).
+CONTRACT = {
+    "initial": ("puzzle",),
+    "actions": ("state",),
+    "result": ("state", "action"),
+    "is_goal": ("state",),
+    "is_terminal": ("state",),
+    "key": ("state",),
+    "describe": ("state", "action"),
+    "render": ("state",),
+    "answer": ("start", "actions"),
 }
 
 
@@ -51,7 +68,8 @@ def _load_file(path: str) -> Any:
 
 
 def get(name: str) -> Any:
-    """A task instance for `name`: a built-in name, an entry-point name, or `module:Class`."""
+    """A task instance for `name`: a built-in name (or alias), an entry-point name, or `module:Class`."""
+    name = ALIASES.get(name, name)
     if name in BUILTIN:
         factory = _load(BUILTIN[name])
     elif ":" in name:
@@ -63,8 +81,60 @@ def get(name: str) -> Any:
                 break
         else:
             raise InputError(f"unknown task {name!r}; choose from {', '.join(names())} or give module:Class")
-    task = factory() if isinstance(factory, type) or callable(factory) else factory
-    for method in ("initial", "actions", "result", "is_goal", "is_terminal", "key", "describe", "render", "answer"):
-        if not callable(getattr(task, method, None)):
-            raise InputError(f"task {name!r} has no {method}() method; see examples/ for a complete task")
+    try:
+        task = factory() if isinstance(factory, type) or callable(factory) else factory
+    except Exception as error:
+        raise InputError(f"task {name!r} could not be created: {type(error).__name__}: {error}") from error
+    validate(task, name)
     return task
+
+
+def validate(task: Any, name: str | None = None) -> None:
+    """Raise InputError unless `task` has a `name` and every method of CONTRACT, callable with its parameters."""
+    label = name or type(task).__name__
+    if not isinstance(getattr(task, "name", None), str):
+        raise InputError(f"task {label!r} has no name (a str attribute); see examples/ for a complete task")
+    for method, parameters in CONTRACT.items():
+        bound = getattr(task, method, None)
+        if not callable(bound):
+            raise InputError(f"task {label!r} has no {method}() method; see examples/ for a complete task")
+        try:
+            signature = inspect.signature(bound)
+        except (TypeError, ValueError):  # no signature to read (a builtin): trust it
+            continue
+        try:
+            signature.bind(*parameters)
+        except TypeError:
+            raise InputError(
+                f"task {label!r}: {method}{signature} must take ({', '.join(parameters)}); see examples/ for a complete task"
+            ) from None
+
+
+def start(task: Any, puzzle: str) -> Any:
+    """`task.initial(puzzle)`, checked: a task's own exception, or an `answer` that returns no Answer, is an InputError."""
+    try:
+        state = task.initial(puzzle)
+    except TotError:
+        raise
+    except Exception as error:
+        raise InputError(f"task {task.name}: initial({puzzle!r}) failed: {type(error).__name__}: {error}") from error
+    try:
+        empty = task.answer(state, [])  # the start as an answer; a task may refuse it, but may not return a non-Answer
+    except Exception:
+        return state
+    if not isinstance(empty, Answer):
+        raise InputError(f"task {task.name}: answer() must return tot.Answer, got {type(empty).__name__}")
+    return state
+
+
+def raised_by_user_task(task: Any, error: BaseException) -> bool:
+    """Whether `error` came out of the code of a task that is not tot's own (a frame of its file is on the traceback)."""
+    module = type(task).__module__
+    if module == "tot" or module.startswith("tot."):
+        return False
+    try:
+        source = inspect.getfile(type(task))
+    except (TypeError, OSError):
+        return False
+    frames = traceback.extract_tb(error.__traceback__)
+    return any(frame.filename == source for frame in frames)

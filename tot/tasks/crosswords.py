@@ -7,7 +7,7 @@ list (the `english-words` package: Webster's 2nd and GCIDE), filtered by the let
 pattern and ranked by the model's log-likelihood of the word given the clue.
 
 The task and its evaluator see only the clues. The gold grid is read by `gold` alone,
-which only `metrics` and the final rendering call, after a search.
+which only `metrics` and the final report call, after a search. Drawing is `tot.render_crossword`'s.
 """
 
 from __future__ import annotations
@@ -144,12 +144,12 @@ def puzzle_count() -> int:
 
 def _index(puzzle: str) -> int | None:
     text = puzzle.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # int() refuses some digits isdigit() accepts: '²', '①'
         return None
-    index = int(text)
-    if index >= len(_data()):
-        raise InputError(f"there are {len(_data())} crosswords, numbered 0 to {len(_data()) - 1}; got {index}")
-    return index
+    count = len(_data())
+    if len(text.lstrip("0")) > len(str(count)) or int(text) >= count:
+        raise InputError(f"there are {count} crosswords, numbered 0 to {count - 1}; got {text[:20]}")
+    return int(text)
 
 
 def load_clues(puzzle: str) -> tuple[str, ...]:
@@ -215,15 +215,13 @@ class MiniCrossword:
         return Board(load_clues(puzzle))
 
     def watching(self, show: Callable[[Any], None] | None) -> None:
-        """Call `show` with a drawing of each board the search expands (the CLI's live view); None stops."""
+        """Call `show` with each board the search expands (the CLI draws it live); None stops."""
         self._show = show
 
     def expanding(self, board: Board) -> None:
         """Tell the watcher, if any, that `board` is being expanded."""
         if self._show is not None:
-            from tot.render_crossword import grid
-
-            self._show(grid(board.cells))
+            self._show(board)
 
     def candidates(self, board: Board, slot: int) -> tuple[str, ...]:
         """The word-list words that fit clue `slot` on `board`."""
@@ -310,15 +308,12 @@ class MiniCrossword:
     def metrics(self, puzzle: str, final: Any) -> dict[str, float]:
         return metrics(puzzle, final)
 
-    def report(self, puzzle: str, result: Any) -> tuple[dict[str, float], Any]:
-        """After a search: the metrics against the gold grid (none for custom clues) and a Rich view of the grids."""
-        from tot.render_crossword import crossword_view
-
+    def report(self, puzzle: str, result: Any) -> dict[str, Any]:
+        """After a search: the grid it ended on (its solution, else its best board so far, `_` for blanks)
+        and, for a numbered puzzle, the metrics against the gold grid."""
         board = self.final_board(puzzle, result)
-        if _index(puzzle) is None:
-            return {}, crossword_view(board, None, {})
-        graded = metrics(puzzle, board)
-        return graded, crossword_view(board, gold(puzzle), graded)
+        grid = " ".join(board.rows())
+        return {"grid": grid} if _index(puzzle) is None else {"grid": grid, "metrics": metrics(puzzle, board)}
 
     def model_evaluator(self, model: Model | None, *, generator: str = "task", valuer: str = "task") -> Any:
         """This task's own evaluator (`generator`/`valuer` "task"), optionally mixed with `all` and `uniform`."""
@@ -337,7 +332,7 @@ class MiniCrossword:
         return ThoughtEvaluator(self, gen, val, model.meter)
 
 
-# ---- metrics (the only reader of the gold grid, with the final rendering) -------------------
+# ---- metrics (the only reader of the gold grid, with the final report) ----------------------
 
 
 def metrics(puzzle: str, final: Any) -> dict[str, float]:

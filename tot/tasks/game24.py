@@ -67,12 +67,11 @@ class Game24:
             raise InputError(f"Game of 24 takes exactly 4 numbers, got {len(parts)}: {puzzle!r}")
         numbers = []
         for part in parts:
-            if not part.isdigit():
+            if not (part.isascii() and part.isdigit()):  # int() refuses some digits isdigit() accepts: '²', '①'
                 raise InputError(f"{part!r} is not a whole number from 0 to {MAX_INPUT}")
-            value = int(part)
-            if value > MAX_INPUT:
-                raise InputError(f"{part} is larger than {MAX_INPUT}")
-            numbers.append(Fraction(value))
+            if len(part.lstrip("0")) > len(str(MAX_INPUT)) or int(part) > MAX_INPUT:
+                raise InputError(f"{part[:20]} is larger than {MAX_INPUT}")
+            numbers.append(Fraction(int(part)))
         return tuple(sorted(numbers))
 
     def actions(self, state: State) -> list[Step]:
