@@ -167,3 +167,18 @@ def test_sampled_values_average_label_weights() -> None:
     model = ScriptedModel(["4 * 6 = 24\nVerdict: sure", "hmm\nVerdict: impossible", "no verdict"])
     value = SampledValuer(game.prompts, model, n=3)((F(4), F(6)))
     assert value == pytest.approx((20 + 0.001) / 3 / 20)
+
+
+def test_zero_denominators_and_huge_numbers_from_a_model_do_not_crash_parsing() -> None:
+    state = game.initial("4 9 10 13")
+    text = "\n".join(
+        [
+            "13 - 9 = 4/0 (left: 4 4 10)",  # a claimed x/0: repaired to 4
+            "4/0 + 9 = 1",  # an operand x/0: malformed
+            "4 + " + "9" * 5000 + " = 1",  # digits past int()'s limit: malformed
+            "10 - 4 = " + "6" * 5000,  # a claimed result too long to be one: repaired
+        ]
+    )
+    parsed = parse_proposals(state, text)
+    assert parsed.steps == (Step(F(13), "-", F(9)), Step(F(10), "-", F(4)))
+    assert (parsed.lines, parsed.malformed, parsed.illegal, parsed.repaired) == (4, 2, 0, 2)

@@ -47,6 +47,12 @@ def test_unicode_digits_are_a_one_line_input_error(args: list[str]) -> None:
     one_line_error(runner.invoke(app, args))
 
 
+def test_brackets_in_user_input_are_text_not_markup() -> None:
+    assert "[/x]" in one_line_error(runner.invoke(app, ["solve", "game24", "[/x]", "1", "2", "3"]))
+    wrong = runner.invoke(app, ["check", "game24", "1 2 3 4", "[/red]"])
+    assert wrong.exit_code == 1 and "[/red]" in wrong.output and "Traceback" not in wrong.output
+
+
 # ---- output into a pipe loses nothing -------------------------------------------------------------
 
 

@@ -246,7 +246,7 @@ def parse_answer(text: str) -> str | None:
 
 _NUMBER = r"-?\d+(?:\s*/\s*\d+)?"
 _OPERAND = r"(-?\d+(?:/\d+)?)"
-_STEP_LINE = re.compile(rf"^\s*(?:\d+\.\s*)?{_OPERAND}\s*([+\-*/×x÷])\s*{_OPERAND}\s*=\s*({_NUMBER})?")
+_STEP_LINE = re.compile(rf"^\s*(?:\d+\.\s*)?{_OPERAND}\s*([+\-*/×x÷])\s*{_OPERAND}\s*=\s*({_NUMBER})?", re.ASCII)
 _OP_NAMES = {"+": "+", "-": "-", "*": "*", "/": "/", "×": "*", "x": "*", "÷": "/"}
 
 
@@ -273,18 +273,31 @@ def parse_proposals(state: State, text: str) -> Parsed:
         if match is None:
             malformed += 1
             continue
-        a, op, b = Fraction(match.group(1)), _OP_NAMES[match.group(2)], Fraction(match.group(3))
+        a, op, b = _fraction(match.group(1)), _OP_NAMES[match.group(2)], _fraction(match.group(3))
+        if a is None or b is None:  # `4/0 + 9`, or digits past int()'s limit
+            malformed += 1
+            continue
         value = arith.apply_op(a, op, b)
         if value is None or _remove(state, a, b) is None:
             illegal += 1
             continue
         claimed = match.group(4)
-        if claimed is None or Fraction(claimed.replace(" ", "")) != value:
+        if claimed is None or _fraction(claimed.replace(" ", "")) != value:
             repaired += 1
         step = Step(a, op, b)
         if step not in steps:
             steps.append(step)
     return Parsed(tuple(steps), lines, malformed, illegal, repaired)
+
+
+def _fraction(text: str) -> Fraction | None:
+    """The number `text` (`-3`, `7/2`), or None when it is no number: a zero denominator, too many digits."""
+    if len(text) > 40:
+        return None
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def propose_grammar(state: State) -> str:
