@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from tot.core import Candidate, Meter, Task
 from tot.errors import InputError
-from tot.model import Model, normalise
+from tot.model import Model, normalise, score_labels_many
 
 
 class ParsedProposals(Protocol):
@@ -189,6 +189,12 @@ class LabelValuer:
         probabilities = self.model.score_labels(self.prompts.verdict_prompt(state), [" " + lab for lab in self.labels])
         return label_value(dict(zip(self.labels, probabilities)), self.prompts.labels)
 
+    def many(self, states: Sequence[Any]) -> list[float]:
+        """The values of `states`, their verdict prompts scored in one model call where the model can."""
+        verdicts = [self.prompts.verdict_prompt(state) for state in states]
+        scores = score_labels_many(self.model, verdicts, [" " + lab for lab in self.labels])
+        return [label_value(dict(zip(self.labels, probabilities)), self.prompts.labels) for probabilities in scores]
+
 
 class OracleValuer:
     """Exact: 1 if the task's solver says the state can still be solved, else 0. An upper bound."""
@@ -241,3 +247,24 @@ class ThoughtEvaluator:
             value = 0.0
         self.cache[key] = value
         return value
+
+    def evaluate_many(self, states: Sequence[Any]) -> list[float]:
+        """`evaluate` of each state, the uncached ones valued together where the valuer has `many`.
+
+        The values, the cache and its hit count are those of evaluating the states one by one.
+        """
+        many = getattr(self.valuer, "many", None)
+        if many is None:
+            return [self.evaluate(state) for state in states]
+        fresh: dict[Hashable, Any] = {}
+        for state in states:
+            if not self.task.is_terminal(state):
+                key = self.task.key(state)
+                if key not in self.cache:
+                    fresh.setdefault(key, state)
+        if fresh:
+            for key, value in zip(fresh, many(list(fresh.values()))):
+                self.cache[key] = value if math.isfinite(value) else 0.0
+        values = [self.evaluate(state) for state in states]  # now terminal or cached, so no model call
+        self.meter.cache_hits -= len(fresh)  # the first look-up of a fresh key is no hit
+        return values
