@@ -193,3 +193,17 @@ def test_evaluate_many_equals_evaluate_one_by_one(model: ScriptedModel) -> None:
     fresh = len(set(children))
     assert model.meter.calls - calls == (1 if isinstance(model, BatchingModel) else fresh)
     assert batched.cache == single.cache
+
+
+def test_values_generator_ranks_children_by_their_batched_values() -> None:
+    from tot import api
+
+    model = BatchingModel(score=verdict_score)
+    evaluator = api.make_evaluator(game, model, generator="values")
+    root = game.initial("4 9 10 13")
+    candidates = evaluator.prior(root)
+    assert model.meter.calls == 1 and len(candidates) == 30 and abs(sum(c.prior for c in candidates) - 1) < 1e-9
+    values = [evaluator.evaluate(game.result(root, c.action)) for c in candidates]  # cached by the prior's call
+    assert model.meter.calls == 1 and values == sorted(values, reverse=True) and values[0] > values[-1]
+    assert [c.prior for c in candidates] == sorted((c.prior for c in candidates), reverse=True)
+    assert evaluator.name == "values+labels"

@@ -3,8 +3,9 @@
 An evaluator is a thought generator plus a state valuer. Generators:
 `propose` (the paper's prompt, parsed and recomputed exactly), `grammar` (the same,
 constrained by a GBNF grammar to well-formed steps over the numbers left), `enumerate`
-(every legal action, ranked by the model's likelihood) and `all` (every legal action,
-uniform prior, no model). Valuers: `sample` (the paper's value prompt, n samples),
+(every legal action, ranked by the model's likelihood), `values` (every legal action, ranked
+by the valuer's values of the states they lead to, all valued in one batched call) and `all`
+(every legal action, uniform prior, no model). Valuers: `sample` (the paper's value prompt, n samples),
 `labels` (label probabilities from one forward pass), `oracle` (the task's exact
 solver) and `uniform` (every state 0.5).
 """
@@ -12,7 +13,7 @@ solver) and `uniform` (every state 0.5).
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
 from tot.core import Candidate, Meter, Task
@@ -123,6 +124,31 @@ class EnumerateGenerator:
         texts = [self.prompts.action_text(state, a) for a in actions]
         logprobs = self.model.score_continuations(self.prompts.propose_prompt(state), texts)
         priors = normalise([lp / self.temperature for lp in logprobs])
+        ranked = sorted(range(len(actions)), key=lambda i: -priors[i])
+        return [Candidate(actions[i], self.task.describe(state, actions[i]), priors[i], self.name) for i in ranked]
+
+
+class ChildValues:
+    """Every legal action, its prior the value of the state it leads to (`value ** (1 / temperature)`, normalised).
+
+    `values` values several states at once (a `ThoughtEvaluator`'s `evaluate_many`): one batched
+    model call per expansion, and the children's values are then known (cached) when a search asks.
+    """
+
+    name = "values"
+
+    def __init__(
+        self, task: Task[Any, Any], values: Callable[[Sequence[Any]], list[float]], *, temperature: float = 1.0
+    ) -> None:
+        self.task, self.values = task, values
+        self.temperature = temperature
+
+    def __call__(self, state: Any) -> list[Candidate[Any]]:
+        actions = list(self.task.actions(state))
+        if not actions:
+            return []
+        values = self.values([self.task.result(state, a) for a in actions])
+        priors = normalise([math.log(max(v, 1e-9)) / self.temperature for v in values])
         ranked = sorted(range(len(actions)), key=lambda i: -priors[i])
         return [Candidate(actions[i], self.task.describe(state, actions[i]), priors[i], self.name) for i in ranked]
 
