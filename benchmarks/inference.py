@@ -33,7 +33,7 @@ from tot.bench.naive import NaiveModel
 from tot import api
 from tot.evaluators import LabelValuer, SampledValuer
 from tot.llama import LlamaModel, Row, common_prefix, continuation_trie, fill_batch
-from tot.model import Model, resolve_model_path
+from tot.model import Model, resolve_model_path, score_labels_many
 from tot.tasks.game24 import Game24, load_puzzles
 
 State = tuple[Fraction, ...]
@@ -77,6 +77,9 @@ def measure(model: Model, work: Callable[[], Any]) -> tuple[Side, Any]:
 # ---- workload 1: state values ------------------------------------------------------------------
 
 
+VALUE_BATCH = 30  # states valued per batched call: about the children of a Game of 24 root, BFS's first beam step
+
+
 def value_states(rows: range, per_puzzle: int) -> list[State]:
     """`per_puzzle` children of each puzzle in `rows`, drawn with a seed per row."""
     game, puzzles = Game24(), load_puzzles()
@@ -103,8 +106,11 @@ def values(
     LabelValuer(prompts, ours)(states[-1])
     plain, _ = measure(naive, lambda: [SampledValuer(prompts, naive, n=3)(s) for s in sampled])
     recorder = Recorder(ours)
-    fast, _ = measure(ours, lambda: [LabelValuer(prompts, recorder)(s) for s in states])
+    fast, one_by_one = measure(ours, lambda: [LabelValuer(prompts, recorder)(s) for s in states])
     floor_seconds, floor_rows = raw.floor(ours, scored(recorder.calls))
+    valuer = LabelValuer(prompts, ours)
+    groups = [states[start : start + VALUE_BATCH] for start in range(0, len(states), VALUE_BATCH)]
+    batched, in_batches = measure(ours, lambda: [v for group in groups for v in valuer.many(group)])
     plain_per_state = plain.seconds / len(sampled)
     report: dict[str, Any] = {
         "states": len(states),
@@ -112,6 +118,10 @@ def values(
         "plain_paper": asdict(plain),
         "tot_labels": asdict(fast),
         "speedup": plain_per_state / (fast.seconds / len(states)),
+        "batch": VALUE_BATCH,
+        "tot_labels_batched": asdict(batched),
+        "speedup_batched": plain_per_state / (batched.seconds / len(states)),
+        "batched_equals_one_by_one": in_batches == one_by_one,
         "tot_outside_share": fast.outside_share,
         "floor": {"seconds": floor_seconds, "tokens": floor_rows},
         "over_floor": fast.seconds / floor_seconds,
@@ -271,16 +281,31 @@ class Recorder:
         scores: list[float] = self._call("score_labels", prompt, labels)
         return scores
 
+    def score_labels_many(self, prompts: Sequence[str], labels: Sequence[str]) -> list[list[float]]:
+        scores: list[list[float]] = self._call("score_labels_many", prompts, labels)
+        return scores
+
 
 def scored(calls: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[tuple[str, list[str]]]:
-    """The (prompt, continuations) of the scoring calls among recorded `calls`, for `RawContext.floor`."""
-    return [(args[0], list(args[1])) for method, args, _ in calls if method in ("score_continuations", "score_labels")]
+    """The (prompt, continuations) of the scoring calls among recorded `calls`, for `RawContext.floor`
+    (a batched label call counts as one call per prompt: the floor is one decode per prompt)."""
+    pairs: list[tuple[str, list[str]]] = []
+    for method, args, _ in calls:
+        if method in ("score_continuations", "score_labels"):
+            pairs.append((args[0], list(args[1])))
+        elif method == "score_labels_many":
+            pairs += [(prompt, list(args[1])) for prompt in args[0]]
+    return pairs
 
 
 def replay(model: Model, calls: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
-    """Make `calls` (from a `Recorder`) on `model`, in order."""
+    """Make `calls` (from a `Recorder`) on `model`, in order; batched label calls one prompt at a time
+    where `model` has no batched method (the plain way)."""
     for method, args, kwargs in calls:
-        getattr(model, method)(*args, **kwargs)
+        if method == "score_labels_many":
+            score_labels_many(model, *args)
+        else:
+            getattr(model, method)(*args, **kwargs)
 
 
 def solves(naive: NaiveModel, ours: LlamaModel, raw: RawContext, rows: range, seed: int) -> dict[str, Any]:
@@ -330,6 +355,7 @@ def solves(naive: NaiveModel, ours: LlamaModel, raw: RawContext, rows: range, se
         entry["same_answer"] = entry["plain"]["answer"] == entry["tot"]["answer"]
         per_puzzle.append(entry)
     return {
+        "strategy": api.PRESETS["fast"].strategy,
         "puzzles": per_puzzle,
         **{label: asdict(side) for label, side in totals.items()},
         "speedup": totals["plain_replay"].seconds / totals["tot"].seconds,
@@ -626,6 +652,10 @@ def render(report: dict[str, Any]) -> str:
         v = report["values"]
         name = f"1 values: {v['plain_states']} | {v['states']} states, 3 samples | labels"
         lines.append(row(name, v["plain_paper"], v["tot_labels"], v["speedup"]) + "  (ratio per state)")
+        if "tot_labels_batched" in v:
+            name = f"  labels valued {v['batch']} states per call"
+            lines.append(row(name, v["plain_paper"], v["tot_labels_batched"], v["speedup_batched"]))
+            lines.append(f"  batched values equal one-by-one values bit for bit: {v['batched_equals_one_by_one']}")
         if "paper_method_both" in v:
             p = v["paper_method_both"]
             lines.append(row(f"  the paper's 3 samples on both, {p['states']} states", p["plain"], p["tot"]))
@@ -648,7 +678,7 @@ def render(report: dict[str, Any]) -> str:
     if "solve" in report:
         s = report["solve"]
         n = len(s["puzzles"])
-        lines.append(row(f"3 ToT-BFS solves (fast preset) of {n} puzzles", s["plain_replay"], s["tot"]))
+        lines.append(row(f"3 {s.get('strategy', 'bfs')} solves (fast preset) of {n} puzzles", s["plain_replay"], s["tot"]))
         lines.append("  plain side: tot's model calls replayed, so the same decisions and answers by construction")
         if s.get("over_floor"):
             lines.append(

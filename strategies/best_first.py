@@ -50,9 +50,9 @@ def expand_best_first(search: Search, open_nodes: Iterable[Node], *, path_cost: 
         _, _, node = heapq.heappop(heap)
         if node.expanded_at is not None:
             continue
-        for child in search.expand(node):
-            if search.goals:
-                return
-            search.check()
-            search.value(child)
+        children = search.expand(node)
+        if search.goals:
+            return
+        search.value_all(children)
+        for child in children:
             push(child)

@@ -53,9 +53,7 @@ def bfs(
                     break
             if search.goals or not candidates:
                 break
-            for child in candidates:
-                search.check()
-                search.value(child)
+            search.value_all(candidates)
             kept = select(candidates, breadth, selection, rng)
             for child in candidates:
                 child.status = "kept" if child in kept else "pruned"

@@ -114,6 +114,20 @@ class Search:
             node.value = self.evaluator.evaluate(node.state)
         return node.value
 
+    def value_all(self, nodes: list[Node]) -> None:
+        """Value every node not yet valued: in one batch where the evaluator has `evaluate_many`
+        (an optional method beside the Evaluator protocol), else one by one."""
+        todo = [node for node in nodes if node.value is None]
+        many = getattr(self.evaluator, "evaluate_many", None)
+        if many is None or len(todo) < 2:
+            for node in todo:
+                self.check()
+                self.value(node)
+            return
+        self.check()
+        for node, value in zip(todo, many([node.state for node in todo])):
+            node.value = value
+
     def dead(self, node: Node) -> bool:
         """Whether `node` cannot lead to a goal: a terminal non-goal, or marked dead by the strategy."""
         return node.status == "dead" or (not node.goal and self.task.is_terminal(node.state))

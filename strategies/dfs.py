@@ -55,10 +55,7 @@ def dfs(
             children = search.expand(node)
             if search.goals:
                 return None
-            for child in children:
-                if not search.dead(child):
-                    search.check()
-                    search.value(child)
+            search.value_all([child for child in children if not search.dead(child)])
             stack.append(_to_try(search, ranked(children), threshold, max_children))
             node = None
             while stack and node is None:

@@ -70,3 +70,11 @@ class ScriptedEvaluator:
         key = self.task.key(state)
         self.evaluated.append(key)
         return self.values.get(key, self.default)
+
+
+class BatchingModel(ScriptedModel):
+    """A scripted model that also scores the labels of several prompts in one call."""
+
+    def score_labels_many(self, prompts: Sequence[str], labels: Sequence[str]) -> list[list[float]]:
+        self._count(prompts[0])
+        return [normalise([self.score(prompt, label) for label in labels]) for prompt in prompts]

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import pytest
 
-from tests.scripted import ScriptedModel
+from tests.scripted import BatchingModel, ScriptedModel
 from tot.errors import InputError
 from tot.evaluators import EnumerateGenerator, LabelValuer, ProposeGenerator, SampledValuer, ThoughtEvaluator
 from tot.tasks.game24 import Game24, Step, expression_for, load_puzzles, parse_proposals, propose_grammar
@@ -182,3 +182,43 @@ def test_zero_denominators_and_huge_numbers_from_a_model_do_not_crash_parsing() 
     parsed = parse_proposals(state, text)
     assert parsed.steps == (Step(F(13), "-", F(9)), Step(F(10), "-", F(4)))
     assert (parsed.lines, parsed.malformed, parsed.illegal, parsed.repaired) == (4, 2, 0, 2)
+
+
+def verdict_score(prompt: str, label: str) -> float:
+    """A made-up but prompt-dependent label score: the numbers in the last line pick the verdict."""
+    last = prompt.splitlines()[-2]
+    return -float((sum(map(ord, last)) + len(label)) % 5)
+
+
+@pytest.mark.parametrize("model", [ScriptedModel(score=verdict_score), BatchingModel(score=verdict_score)])
+def test_evaluate_many_equals_evaluate_one_by_one(model: ScriptedModel) -> None:
+    def evaluator(m: ScriptedModel) -> ThoughtEvaluator:
+        return ThoughtEvaluator(game, EnumerateGenerator(game, game.prompts, m), LabelValuer(game.prompts, m), m.meter)
+
+    root = game.initial("4 9 10 13")
+    children = [game.result(root, a) for a in game.actions(root)][:8]
+    states = [*children, children[0], (F(24),), (F(23),), root]
+    single, batched = evaluator(ScriptedModel(score=verdict_score)), evaluator(model)
+    single.evaluate(root)
+    batched.evaluate(root)  # cached before the batch
+    calls = model.meter.calls
+    expected = [single.evaluate(s) for s in states]
+    assert batched.evaluate_many(states) == expected and len(set(expected)) > 2
+    assert batched.meter.cache_hits == single.meter.cache_hits == 2  # the duplicate and the cached root
+    fresh = len(set(children))
+    assert model.meter.calls - calls == (1 if isinstance(model, BatchingModel) else fresh)
+    assert batched.cache == single.cache
+
+
+def test_values_generator_ranks_children_by_their_batched_values() -> None:
+    from tot import api
+
+    model = BatchingModel(score=verdict_score)
+    evaluator = api.make_evaluator(game, model, generator="values")
+    root = game.initial("4 9 10 13")
+    candidates = evaluator.prior(root)
+    assert model.meter.calls == 1 and len(candidates) == 30 and abs(sum(c.prior for c in candidates) - 1) < 1e-9
+    values = [evaluator.evaluate(game.result(root, c.action)) for c in candidates]  # cached by the prior's call
+    assert model.meter.calls == 1 and values == sorted(values, reverse=True) and values[0] > values[-1]
+    assert [c.prior for c in candidates] == sorted((c.prior for c in candidates), reverse=True)
+    assert evaluator.name == "values+labels"

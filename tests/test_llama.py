@@ -161,3 +161,20 @@ def test_labels_come_from_one_pass(model: Model) -> None:
         assert rows == (extra_rows if extra_rows is not None else len(continuation_trie(sorted(set(paths)))))
         assert probabilities == normalise(m.score_continuations(prompt, labels))
         assert sum(probabilities) == pytest.approx(1.0)
+
+
+@pytest.mark.model
+def test_labels_of_many_prompts_equal_one_by_one(model: Model) -> None:
+    m = llama(model)
+    children = [game.result(s, a) for s in STATES for a in game.actions(s)]
+    verdicts = [prompts.verdict_prompt(c) for c in children[:70:2]] + [prompts.verdict_prompt(STATES[0])] * 2
+    for labels in ([" sure", " likely", " impossible"], [" sure", " not sure at all", " maybe", ""]):
+        before = m.meter.calls
+        batched = m.score_labels_many(verdicts, labels)  # several waves of lanes (35 prompts, 3 label paths)
+        assert m.meter.calls == before + 1
+        single = [m.score_labels(v, labels) for v in verdicts]
+        assert batched == single  # bit for bit
+        assert batched[-1] == batched[-2] and len({tuple(p) for p in batched}) > 10
+    many = m.score_labels_many([prompts.verdict_prompt(c) for c in children[:100]], [" sure", " likely"])
+    assert many == [m.score_labels(prompts.verdict_prompt(c), [" sure", " likely"]) for c in children[:100]]
+    assert m.score_labels_many([], [" sure"]) == []

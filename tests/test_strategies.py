@@ -404,3 +404,19 @@ def test_game24_baseline_examples_are_correct_and_parse() -> None:
             assert len(parsed.steps) == 1 and parsed.repaired == 0
             state = game.result(state, parsed.steps[0])
         assert game.is_goal(state)
+
+
+@pytest.mark.parametrize("name", ["bfs", "best-first", "dfs"])
+def test_batched_values_change_nothing_but_the_number_of_calls(name: str) -> None:
+    from tests.scripted import BatchingModel
+    from tests.test_game24 import verdict_score
+
+    results = []
+    for model in (ScriptedModel(score=verdict_score), BatchingModel(score=verdict_score)):
+        evaluator = api.make_evaluator(Game24(), model)
+        result = strategies.get(name)(Game24(), evaluator, Game24().initial("4 9 10 13"), budget=Budget(max_nodes=30))
+        results.append((result, model.meter.calls))
+    (single, single_calls), (batched, batched_calls) = results
+    assert batched.tree.as_dict() == single.tree.as_dict() and batched.answer == single.answer
+    assert batched.stop_reason == single.stop_reason
+    assert batched_calls < single_calls

@@ -17,6 +17,7 @@ from tot.core import Answer, Budget, Meter, Result
 from tot.errors import InputError, TotError
 from tot.evaluators import (
     AllActions,
+    ChildValues,
     EnumerateGenerator,
     LabelValuer,
     OracleValuer,
@@ -27,7 +28,7 @@ from tot.evaluators import (
 )
 from tot.model import Model
 
-GENERATORS = ("enumerate", "propose", "grammar", "all", "task")  # task: the task's own (`task.model_evaluator`)
+GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task")  # task: the task's own (`task.model_evaluator`)
 VALUERS = ("labels", "sample", "oracle", "uniform", "task")
 
 
@@ -148,7 +149,7 @@ def make_evaluator(
         raise InputError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
     if valuer not in VALUERS:
         raise InputError(f"unknown evaluator {valuer!r}; choose from {', '.join(VALUERS)}")
-    needs_model = generator != "all" or valuer in ("labels", "sample", "task")
+    needs_model = generator not in ("all", "values") or valuer in ("labels", "sample", "task")
     if needs_model and model is None:
         raise InputError(f"generator {generator!r} with evaluator {valuer!r} needs a model")
     if "task" in (generator, valuer):
@@ -165,7 +166,7 @@ def make_evaluator(
         gen = EnumerateGenerator(task, prompts, model)  # type: ignore[arg-type]
     elif generator in ("propose", "grammar"):
         gen = ProposeGenerator(task, prompts, model, constrained=generator == "grammar")  # type: ignore[arg-type]
-    else:
+    elif generator == "all":
         gen = AllActions(task)
     val: Any
     if valuer == "labels":
@@ -177,6 +178,11 @@ def make_evaluator(
     else:
         val = UniformValuer()
     meter = model.meter if model is not None else Meter()
+    if generator == "values":  # the prior comes from the evaluator's own (batched, cached) values
+        evaluator = ThoughtEvaluator(task, AllActions(task), val, meter)
+        evaluator.generator = ChildValues(task, evaluator.evaluate_many)
+        evaluator.name = f"values+{val.name}"
+        return evaluator
     return ThoughtEvaluator(task, gen, val, meter)
 
 

@@ -70,7 +70,8 @@ def solve(
                      "io, cot, cot-sc (no search: the model answers directly, with one or several chains of thought)."),
     ] = None,
     generator: Annotated[
-        Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), propose (the paper's prompt), "
+        Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), values (legal steps ranked by the "
+                                    "values of the states they lead to, one batched call), propose (the paper's prompt), "
                                     "grammar (propose, constrained to legal lines), all (no model), task (the task's own; "
                                     "crosswords).")
     ] = None,

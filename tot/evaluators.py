@@ -3,8 +3,9 @@
 An evaluator is a thought generator plus a state valuer. Generators:
 `propose` (the paper's prompt, parsed and recomputed exactly), `grammar` (the same,
 constrained by a GBNF grammar to well-formed steps over the numbers left), `enumerate`
-(every legal action, ranked by the model's likelihood) and `all` (every legal action,
-uniform prior, no model). Valuers: `sample` (the paper's value prompt, n samples),
+(every legal action, ranked by the model's likelihood), `values` (every legal action, ranked
+by the valuer's values of the states they lead to, all valued in one batched call) and `all`
+(every legal action, uniform prior, no model). Valuers: `sample` (the paper's value prompt, n samples),
 `labels` (label probabilities from one forward pass), `oracle` (the task's exact
 solver) and `uniform` (every state 0.5).
 """
@@ -12,12 +13,12 @@ solver) and `uniform` (every state 0.5).
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
 from tot.core import Candidate, Meter, Task
 from tot.errors import InputError
-from tot.model import Model, normalise
+from tot.model import Model, normalise, score_labels_many
 
 
 class ParsedProposals(Protocol):
@@ -127,6 +128,31 @@ class EnumerateGenerator:
         return [Candidate(actions[i], self.task.describe(state, actions[i]), priors[i], self.name) for i in ranked]
 
 
+class ChildValues:
+    """Every legal action, its prior the value of the state it leads to (`value ** (1 / temperature)`, normalised).
+
+    `values` values several states at once (a `ThoughtEvaluator`'s `evaluate_many`): one batched
+    model call per expansion, and the children's values are then known (cached) when a search asks.
+    """
+
+    name = "values"
+
+    def __init__(
+        self, task: Task[Any, Any], values: Callable[[Sequence[Any]], list[float]], *, temperature: float = 1.0
+    ) -> None:
+        self.task, self.values = task, values
+        self.temperature = temperature
+
+    def __call__(self, state: Any) -> list[Candidate[Any]]:
+        actions = list(self.task.actions(state))
+        if not actions:
+            return []
+        values = self.values([self.task.result(state, a) for a in actions])
+        priors = normalise([math.log(max(v, 1e-9)) / self.temperature for v in values])
+        ranked = sorted(range(len(actions)), key=lambda i: -priors[i])
+        return [Candidate(actions[i], self.task.describe(state, actions[i]), priors[i], self.name) for i in ranked]
+
+
 class AllActions:
     """Every legal action with a uniform prior; no model."""
 
@@ -189,6 +215,12 @@ class LabelValuer:
         probabilities = self.model.score_labels(self.prompts.verdict_prompt(state), [" " + lab for lab in self.labels])
         return label_value(dict(zip(self.labels, probabilities)), self.prompts.labels)
 
+    def many(self, states: Sequence[Any]) -> list[float]:
+        """The values of `states`, their verdict prompts scored in one model call where the model can."""
+        verdicts = [self.prompts.verdict_prompt(state) for state in states]
+        scores = score_labels_many(self.model, verdicts, [" " + lab for lab in self.labels])
+        return [label_value(dict(zip(self.labels, probabilities)), self.prompts.labels) for probabilities in scores]
+
 
 class OracleValuer:
     """Exact: 1 if the task's solver says the state can still be solved, else 0. An upper bound."""
@@ -241,3 +273,24 @@ class ThoughtEvaluator:
             value = 0.0
         self.cache[key] = value
         return value
+
+    def evaluate_many(self, states: Sequence[Any]) -> list[float]:
+        """`evaluate` of each state, the uncached ones valued together where the valuer has `many`.
+
+        The values, the cache and its hit count are those of evaluating the states one by one.
+        """
+        many = getattr(self.valuer, "many", None)
+        if many is None:
+            return [self.evaluate(state) for state in states]
+        fresh: dict[Hashable, Any] = {}
+        for state in states:
+            if not self.task.is_terminal(state):
+                key = self.task.key(state)
+                if key not in self.cache:
+                    fresh.setdefault(key, state)
+        if fresh:
+            for key, value in zip(fresh, many(list(fresh.values()))):
+                self.cache[key] = value if math.isfinite(value) else 0.0
+        values = [self.evaluate(state) for state in states]  # now terminal or cached, so no model call
+        self.meter.cache_hits -= len(fresh)  # the first look-up of a fresh key is no hit
+        return values

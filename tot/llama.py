@@ -316,6 +316,18 @@ class LlamaModel:
         self.meter.prompt_tokens_evaluated += len(rows)
         return last
 
+    def _hold(self, tokens: list[int]) -> None:
+        """Make sequence 0 hold `tokens` (no logits needed), evaluating only what is not cached."""
+        keep = self._reuse(tokens)
+        self.lib.llama_memory_seq_rm(self.memory, 0, keep, -1)
+        self.cached = tokens[:keep]
+        rows = [(t, keep + j, _SEQ0, False) for j, t in enumerate(tokens[keep:])]
+        if rows:
+            for _ in self._decode(rows):
+                pass
+        self.cached = list(tokens)
+        self.meter.prompt_tokens_evaluated += len(rows)
+
     # ---- resident prefixes -----------------------------------------------------------------
 
     def _reuse(self, tokens: list[int]) -> int:
@@ -388,6 +400,90 @@ class LlamaModel:
     def score_labels(self, prompt: str, labels: Sequence[str]) -> list[float]:
         """Label probabilities from one forward pass of the prompt (plus one batch for multi-token labels)."""
         return normalise(self.score_continuations(prompt, labels))
+
+    def score_labels_many(self, prompts: Sequence[str], labels: Sequence[str]) -> list[list[float]]:
+        """`score_labels` of each prompt, in one call: the prompts' shared prefix is decoded once in
+        sequence 0 and their own tokens side by side, one lane each (bit for bit the one-by-one scores)."""
+        if not prompts:
+            return []
+        with self._call():
+            tokenized = [self.tokenize(p, bos=True) for p in prompts]
+            conts = [tuple(self.tokenize(label, bos=False)) for label in labels]
+            for tokens in tokenized:
+                if len(tokens) >= self.n_ctx:
+                    raise InputError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}")
+            self.meter.prompt_tokens += sum(len(t) for t in tokenized) + len(prompts) * sum(len(c) for c in conts)
+            paths = sorted({c for c in conts if len(c) > 1})
+            per_wave = max(1, self.lanes // (1 + len(paths)))  # a lane per prompt and one per label path of each
+            scores: list[list[float]] = []
+            start = 0
+            while start < len(tokenized):
+                wave = [tokenized[start]]
+                cells = len(tokenized[start])
+                for tokens in tokenized[start + 1 : start + per_wave]:
+                    if cells + len(tokens) > self.n_ctx // 2:  # every prompt's cells, plus room for the label paths
+                        break
+                    wave.append(tokens)
+                    cells += len(tokens)
+                start += len(wave)
+                for totals in self._label_wave(wave, set(conts), paths):
+                    scores.append(normalise([totals[c] for c in conts]))
+            return scores
+
+    def _label_wave(
+        self, wave: Sequence[list[int]], conts: set[tuple[int, ...]], paths: Sequence[tuple[int, ...]]
+    ) -> list[dict[tuple[int, ...], float]]:
+        """Each prompt's log-probability of each of `conts` (`paths`: those of several tokens), in lanes.
+
+        Sequence 0 holds the prompts' shared prefix; prompt i's own tokens go to lane i + 1 (which shares
+        the prefix's cells), and label path j of prompt i to a lane copied from it.
+        """
+        if len(wave) == 1:
+            last = self._prefill(wave[0])
+            alone = self._first_tokens(list(conts), last)
+            for group in range(0, len(paths), self.lanes):
+                self._score_trie(len(wave[0]), paths[group : group + self.lanes], alone)
+            return [alone]
+        shared = min(min(len(t) for t in wave) - 1, *(common_prefix(wave[0], t) for t in wave[1:]))
+        self._hold(wave[0][:shared])
+        firsts = sorted({c[0] for c in conts if c})
+        rows: list[Row] = []
+        for lane, tokens in enumerate(wave, start=1):
+            rows += [(t, shared + j, (lane,), shared + j == len(tokens) - 1) for j, t in enumerate(tokens[shared:])]
+        used = len(wave)
+        try:
+            for lane in range(1, len(wave) + 1):
+                self.lib.llama_memory_seq_cp(self.memory, 0, lane, -1, -1)
+            picks = [(row, token) for row in range(len(wave)) for token in firsts]
+            values = self._pick(rows, picks)
+            self.meter.prompt_tokens_evaluated += len(rows)
+            totals = [{c: values[(i, c[0])] if c else 0.0 for c in conts} for i in range(len(wave))]
+            if paths:
+                trie = continuation_trie(paths)
+                row_of = {prefix: k for k, prefix in enumerate(trie)}
+                rows = []
+                later: list[tuple[int, int]] = []
+                for i, tokens in enumerate(wave):
+                    first_lane = len(wave) + 1 + i * len(paths)
+                    for lane in range(first_lane, first_lane + len(paths)):
+                        self.lib.llama_memory_seq_cp(self.memory, i + 1, lane, -1, -1)
+                    used = first_lane + len(paths) - 1
+                    base = len(rows)
+                    rows += [
+                        (prefix[-1], len(tokens) + len(prefix) - 1, [first_lane + lane - 1 for lane in lanes], True)
+                        for prefix, lanes in trie.items()
+                    ]
+                    later += [(base + row_of[p[:d]], p[d]) for p in paths for d in range(1, len(p))]
+                values = self._pick(rows, sorted(set(later)))
+                self.meter.prompt_tokens_evaluated += len(rows)
+                for i in range(len(wave)):
+                    base = i * len(trie)
+                    for p in paths:
+                        totals[i][p] += sum(values[(base + row_of[p[:d]], p[d])] for d in range(1, len(p)))
+            return totals
+        finally:
+            for lane in range(1, used + 1):
+                self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
 
     def _first_tokens(self, conts: Sequence[tuple[int, ...]], last: Logits) -> dict[tuple[int, ...], float]:
         """Each distinct continuation's log-probability of its first token (0 for an empty one)."""

@@ -20,7 +20,9 @@ class Model(Protocol):
     """A language model as search uses it.
 
     Every call first calls `meter.begin_call()` (which raises when a running search's budget is
-    spent), then adds what it cost to `meter`.
+    spent), then adds what it cost to `meter`. A backend may also offer
+    `score_labels_many(prompts, labels)`: `score_labels` of several prompts in one call (see
+    `score_labels_many` below, which falls back to one call per prompt).
     """
 
     name: str
@@ -58,6 +60,16 @@ class Model(Protocol):
     def score_labels(self, prompt: str, labels: Sequence[str]) -> list[float]:
         """Probability of each label as the continuation of `prompt`, normalised over the labels."""
         ...
+
+
+def score_labels_many(model: Model, prompts: Sequence[str], labels: Sequence[str]) -> list[list[float]]:
+    """`model.score_labels` of each prompt: one call where the model has the optional
+    `score_labels_many(prompts, labels)`, else one call per prompt."""
+    many = getattr(model, "score_labels_many", None)
+    if many is None:
+        return [model.score_labels(prompt, labels) for prompt in prompts]
+    scores: list[list[float]] = many(prompts, labels)
+    return scores
 
 
 def normalise(logprobs: Sequence[float]) -> list[float]:
