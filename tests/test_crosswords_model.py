@@ -49,7 +49,7 @@ def test_score_many_equals_score_continuations_where_it_decodes(model: Model) ->
 
 
 def test_the_grid_method_fills_a_whole_grid_of_dictionary_words(model: Model) -> None:
-    task = cw.MiniCrossword()
+    task = cw.MiniCrossword(method="grid")
     result = tot.solve(task, "0", model=model)
     board = task.final_board("0", result)
     assert result.usage.calls == 10  # the whole dictionary scored once per clue

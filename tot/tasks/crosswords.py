@@ -209,12 +209,14 @@ class MiniCrossword:
         samples: int = 8,
         judge: bool = False,
         scale: float = 8.0,
-        method: str = "grid",
+        method: str = "rank",
         prior: float = 0.5,
     ) -> None:
-        """`words`: the word list (default: `dictionary()`). The rest configure `model_evaluator`:
-        `method` "grid" (every dictionary word scored per clue, the grid searched under arc
-        consistency; `prior` weighs word frequency) or "rank" (the earlier per-board ranking);
+        """`words`: the word list (default: `english_words()` for `method` "rank", `dictionary()` for
+        "grid"). The rest configure `model_evaluator`: `method` "rank" (the model's answers and the
+        word list ranked per board) or "grid" (every dictionary word scored per clue, the grid
+        searched under arc consistency; `prior` weighs word frequency; not the default: it measured
+        worse, see benchmarks/RESULTS.md);
         `width` fills offered per board, `cap` the most word-list candidates scored per clue,
         `propose` (sample, paper, none) and `samples` the model's own answers, `judge` the
         sure/maybe/impossible pruning, `scale` how fast a board's value falls with its words' likelihood.
@@ -230,7 +232,7 @@ class MiniCrossword:
     def words(self) -> WordList:
         """The word list (loaded on first use)."""
         if self._words is None:
-            self._words = dictionary()
+            self._words = dictionary() if self.options["method"] == "grid" else english_words()
         return self._words
 
     def initial(self, puzzle: str) -> Board:
