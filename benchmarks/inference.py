@@ -9,6 +9,9 @@ Workloads, each run by both backends side by side (`benchmarks/naive.py` is the 
    completions of the value prompt) on the plain backend vs one-pass label values on tot's backend;
 2. clues: 50 candidate answers for each of 20 mini-crossword clues: one call per candidate vs one
    batched call per clue, and the compute floor (the same rows in one raw llama_decode, no Python);
+4. dictionary: every word of the crossword dictionary (42k five-letter words) for each of a few
+   clues: tot's `score_many` (one call per clue) vs the plain way, one call per candidate, timed on
+   a sample of the words and compared per word scored (`--only dictionary` runs it alone);
 3. solve: `tot.api.solve` (default preset) of rows 900-904 on tot's backend, its model calls replayed on
    the plain backend (the same work), and the plain backend's own search from the same seed: same decisions?
 Plus raw llama.cpp throughput for the model (pp512 and tg128, measured like llama-bench) and, for tot's
@@ -243,6 +246,41 @@ def clues(naive: NaiveModel, ours: LlamaModel, raw: RawContext, sets: Sequence[t
         "top1_same_as_plain": agree,
         "top1_correct": right,
         "score_difference_nats": {"mean": float(difference.mean()), "max": float(difference.max())},
+    }
+
+
+# ---- workload 4: the whole dictionary per clue ---------------------------------------------------
+
+
+def dictionary_scoring(naive: NaiveModel, ours: LlamaModel, clues: int, sample: int) -> dict[str, Any]:
+    """Score the crossword dictionary for `clues` clues: `score_many` on tot vs one plain call per word
+    on `sample` words of it per clue; both sides' cost per word scored, and the answer's rank."""
+    from tot.tasks.crosswords import ANSWER_PROMPT, dictionary
+
+    vocab = sorted(dictionary().words)
+    sets = clue_sets(clues, 2)
+    prompts = [ANSWER_PROMPT.format(clue=clue) for clue, _, _ in sets]
+    answers = [words[gold].upper() for _, words, gold in sets]
+    conts = [" " + w.lower() for w in vocab]
+    fast, scores = measure(ours, lambda: [ours.score_many(p, conts) for p in prompts])
+    rng = random.Random(0)
+    picked = [[" " + w.lower() for w in rng.sample(vocab, sample)] for _ in prompts]
+    plain, _ = measure(naive, lambda: [naive.score_continuations(p, c) for p, c in zip(prompts, picked)])
+    ranks = [
+        int(sum(1 for x in row if x > row[vocab.index(a)])) if a in vocab else None for row, a in zip(scores, answers)
+    ]
+    per_word_plain = plain.seconds / (sample * len(prompts))
+    per_word_tot = fast.seconds / (len(vocab) * len(prompts))
+    return {
+        "clues": len(prompts),
+        "dictionary_words": len(vocab),
+        "plain_sample_words": sample,
+        "plain_per_candidate": asdict(plain),
+        "tot_score_many": asdict(fast),
+        "plain_seconds_per_word": per_word_plain,
+        "tot_seconds_per_word": per_word_tot,
+        "speedup_per_word": per_word_plain / per_word_tot,
+        "answer_ranks": ranks,
     }
 
 
@@ -582,10 +620,13 @@ class Sizes:
     candidates: int
     solve_rows: range
     repetitions: int
+    dictionary_clues: int = 10
+    dictionary_sample: int = 100
 
 
 FULL = Sizes(range(900, 1000), 2, 4, 10, 20, 50, range(900, 905), 3)
-QUICK = Sizes(range(900, 910), 2, 2, 3, 4, 50, range(900, 901), 1)
+QUICK = Sizes(range(900, 910), 2, 2, 3, 4, 50, range(900, 901), 1, 2, 50)
+WORKLOADS = ("values", "clues", "solve", "dictionary")
 
 
 def run(sizes: Sizes, threads: int | None, seed: int, skip: Sequence[str] = ()) -> dict[str, Any]:
@@ -609,6 +650,8 @@ def run(sizes: Sizes, threads: int | None, seed: int, skip: Sequence[str] = ()) 
             report["clues"] = clues(naive, ours, raw, clue_sets(sizes.clues, sizes.candidates))
         if "solve" not in skip:
             report["solve"] = solves(naive, ours, raw, sizes.solve_rows, seed)
+        if "dictionary" not in skip:
+            report["dictionary"] = dictionary_scoring(naive, ours, sizes.dictionary_clues, sizes.dictionary_sample)
     finally:
         raw.close()
     report["seconds"] = time.perf_counter() - started
@@ -697,6 +740,17 @@ def render(report: dict[str, Any]) -> str:
             )
             if p["first_divergence"]:
                 lines.append(f"      first different expansion: {json.dumps(p['first_divergence'])}")
+    if "dictionary" in report:
+        d = report["dictionary"]
+        lines.append(
+            row(f"4 {d['clues']} clues x all {d['dictionary_words']} words", d["plain_per_candidate"], d["tot_score_many"],
+                d["speedup_per_word"]) + "  (ratio per word scored)"
+        )
+        lines.append(
+            f"  plain: one call per word, {d['plain_sample_words']} words per clue, {d['plain_seconds_per_word'] * 1000:.1f}"
+            f" ms/word; tot: score_many over every word, {d['tot_seconds_per_word'] * 1e6:.1f} us/word;"
+            f" the answer's rank among all words: {d['answer_ranks']}"
+        )
     lines.append(f"\ntotal {report['seconds']:.0f} s")
     return "\n".join(lines)
 
@@ -707,9 +761,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", default="", help="comma-separated workloads to skip: values,clues,solve")
+    parser.add_argument("--skip", default="", help="comma-separated workloads to skip: values,clues,solve,dictionary")
+    parser.add_argument("--only", default="", help="comma-separated workloads to run, the others skipped")
     args = parser.parse_args(argv)
-    report = run(QUICK if args.quick else FULL, args.threads, args.seed, [s for s in args.skip.split(",") if s])
+    skip = [s for s in args.skip.split(",") if s]
+    if args.only:
+        skip += [w for w in WORKLOADS if w not in args.only.split(",")]
+    report = run(QUICK if args.quick else FULL, args.threads, args.seed, skip)
     print(json.dumps(report, indent=1) if args.json else render(report))
 
 

@@ -43,6 +43,10 @@ class ScriptedModel:
         self._count(prompt)
         return [self.score(prompt, c) for c in continuations]
 
+    def score_many(self, prompt: str, continuations: Sequence[str], *, expand: int = 62) -> list[float]:
+        """One call for a whole word list, as the llama backend's `score_many` (scores exact here)."""
+        return self.score_continuations(prompt, continuations)
+
     def score_labels(self, prompt: str, labels: Sequence[str]) -> list[float]:
         return normalise(self.score_continuations(prompt, labels))
 

@@ -209,11 +209,47 @@ def test_search_with_a_scripted_model_fills_the_square_and_never_reads_gold(monk
         raise AssertionError("the gold grid was read during the search")
 
     monkeypatch.setattr(cw, "gold", no_peeking)
-    task = MiniCrossword(WORDS, cap=50, propose="none")
-    for strategy in ("dfs", "best-first", "bfs", "mcts"):
-        result = api.solve(task, CLUES, strategy=strategy, model=scripted(set(SQUARE)))
-        assert result.solved and result.answer is not None
-        assert result.answer.text == " ".join(SQUARE)
+    for method in ("grid", "rank"):
+        task = MiniCrossword(WORDS, cap=50, propose="none", method=method)
+        for strategy in ("dfs", "best-first", "bfs", "mcts"):
+            result = api.solve(task, CLUES, strategy=strategy, model=scripted(set(SQUARE)))
+            assert result.solved and result.answer is not None
+            assert result.answer.text == " ".join(SQUARE)
+
+
+def test_arc_consistency_keeps_only_words_that_cross_some_word() -> None:
+    task = MiniCrossword(WORDS)
+    grid = cw.GridScores(task, scripted(set(SQUARE)))
+    words = lambda domain: sorted(grid.vocab[i] for i in domain)  # noqa: E731
+    empty = grid.domains(task.initial(CLUES))
+    assert empty is not None and all(len(d) for d in empty)
+    board = task.result(task.initial(CLUES), Fill(0, "HEART"))
+    domains = grid.domains(board)
+    assert domains is not None
+    assert words(domains[0]) == ["HEART"] and words(domains[9]) == ["TREND"]  # v5 starts with T: TREND alone
+    for slot, answer in enumerate(SQUARE + SQUARE):
+        assert answer in words(domains[slot])
+    assert "ZEBRA" not in words(domains[1])  # h2 starts with E
+    assert grid.domains(task.result(task.initial(CLUES), Fill(0, "APPLE"))) is None  # v2 would start with P
+
+
+def test_the_grid_method_scores_each_clue_once_over_the_whole_dictionary() -> None:
+    model = scripted(set(SQUARE))
+    result = api.solve(MiniCrossword(WORDS, method="grid"), CLUES, model=model)
+    assert result.solved and result.answer is not None and result.answer.text == " ".join(SQUARE)
+    assert model.meter.calls == 10 and len(set(model.prompts)) == 10
+
+
+def test_score_many_falls_back_to_score_continuations() -> None:
+    from tot.model import score_many
+
+    class Plain:
+        name, meter = "plain", ScriptedModel().meter
+
+        def score_continuations(self, prompt: str, continuations: list[str]) -> list[float]:
+            return [-float(len(c)) for c in continuations]
+
+    assert score_many(Plain(), "p", [" ab", " abc"]) == [-3.0, -4.0]  # type: ignore[arg-type]
 
 
 def test_cli_model_free_crossword_prints_metrics_json() -> None:
@@ -235,7 +271,7 @@ def test_cli_bad_crosswords_exit_2(args: list[str]) -> None:
 
 
 def test_cli_check_crossword_grid() -> None:
-    out = CliRunner().invoke(app, ["check", "crossword", "0", "AAAAA AAAAA AAAAA AAAAA AAAAA"])
+    out = CliRunner().invoke(app, ["check", "crossword", "0", "QZXJV QZXJV QZXJV QZXJV QZXJV"])
     assert out.exit_code == 1 and "not in the word list" in out.output
 
 

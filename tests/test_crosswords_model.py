@@ -13,7 +13,7 @@ pytestmark = pytest.mark.model
 
 
 def test_the_model_ranks_the_true_answer_first_among_fitting_words(model: Model) -> None:
-    task = cw.MiniCrossword()
+    task = cw.MiniCrossword(cw.english_words())
     judge = cw.ClueJudge(task, model)
     for clue, pattern, answer in (("An engine", "M_T_R", "MOTOR"), ("A mistake", "E_R_R", "ERROR")):
         words = set(task.words.matches(pattern))
@@ -24,7 +24,7 @@ def test_the_model_ranks_the_true_answer_first_among_fitting_words(model: Model)
 
 
 def test_a_small_dfs_search_fills_a_consistent_board(model: Model) -> None:
-    task = cw.MiniCrossword()
+    task = cw.MiniCrossword(method="rank")
     result = tot.solve(task, "5", budget=Budget(max_calls=30), model=model)
     assert result.config["strategy"] == "dfs" and result.config["preset"] == "crossword"
     assert result.path, "no fill at all"
@@ -37,3 +37,20 @@ def test_a_small_dfs_search_fills_a_consistent_board(model: Model) -> None:
     # One prior() asks the model up to twice per open clue; the meter's guard stops it at the limit.
     assert result.usage.calls <= 30
     assert result.usage.proposal_lines > 0
+
+
+def test_score_many_equals_score_continuations_where_it_decodes(model: Model) -> None:
+    prompt = cw.ANSWER_PROMPT.format(clue="An engine")
+    words = [w for w in (" motor", " meter", " mater", " motto", " rotor", " mitre") if len(model.tokenize(w, bos=False)) <= 2]  # type: ignore[attr-defined]
+    assert len(words) >= 4 and words[0] == " motor"
+    many = model.score_many(prompt, words, expand=62)  # type: ignore[attr-defined]
+    assert many == model.score_continuations(prompt, words)  # at most two tokens each: exact, bit for bit
+    assert max(many) == many[0]
+
+
+def test_the_grid_method_fills_a_whole_grid_of_dictionary_words(model: Model) -> None:
+    task = cw.MiniCrossword(method="grid")
+    result = tot.solve(task, "0", model=model)
+    board = task.final_board("0", result)
+    assert result.usage.calls == 10  # the whole dictionary scored once per clue
+    assert cw.BLANK not in board.cells and all(board.pattern(s) in task.words for s in range(10))

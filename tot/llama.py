@@ -151,6 +151,7 @@ class LlamaModel:
         self.batch = lib.llama_batch_init(_MAX_ROWS + 1, 0, self.n_seq_max)
         self.cached: list[int] = []  # tokens held by sequence 0
         self.residents: list[_Resident] = []
+        self._tokens: dict[str, tuple[int, ...]] = {}  # continuation text -> tokens (score_many)
         self._scratch: Logits | None = None  # exponentials of a few logits rows, small enough to stay cached
 
     def _load_model(self, n_gpu_layers: int | None) -> Any:
@@ -484,6 +485,66 @@ class LlamaModel:
         finally:
             for lane in range(1, used + 1):
                 self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
+
+    def score_many(self, prompt: str, continuations: Sequence[str], *, expand: int = 62, rest: float = -3.0) -> list[float]:
+        """Log-probabilities of many continuations (a whole word list) in one or two decodes.
+
+        One forward pass of the prompt gives every first token's log-probability; the `expand`
+        most likely first tokens of the multi-token continuations are decoded once more (one
+        row each, in one batch of lanes) for their second tokens. A token beyond what was
+        decoded counts `rest`. So a continuation of at most two tokens under a kept first token
+        is scored exactly, as `score_continuations` scores it; the rest are estimates.
+        """
+        if not continuations:
+            return []
+        if expand < 0:
+            raise InputError(f"expand must be >= 0, got {expand}")
+        with self._call():
+            prompt_tokens = self.tokenize(prompt, bos=True)
+            conts = [self._continuation_tokens(c) for c in continuations]
+            self.meter.prompt_tokens += len(prompt_tokens) + len(conts)
+            last = self._prefill(prompt_tokens)
+            first = last.astype(np.float64) - float(self._logsumexp(last[None, :])[0])
+            heads = sorted({c[0] for c in conts if len(c) > 1}, key=lambda t: (-first[t], t))[:expand]
+            second: dict[tuple[int, int], float] = {}
+            for start in range(0, len(heads), self.lanes):
+                second.update(self._second_tokens(len(prompt_tokens), heads[start : start + self.lanes], conts))
+            scores = []
+            for c in conts:
+                if not c:
+                    scores.append(0.0)
+                    continue
+                known = second.get((c[0], c[1])) if len(c) > 1 else 0.0
+                score = float(first[c[0]]) + (rest if known is None else known) + rest * max(0, len(c) - 2)
+                scores.append(score)
+            return scores
+
+    def _continuation_tokens(self, text: str) -> tuple[int, ...]:
+        """The tokens of a continuation, cached (a word list is tokenized once per model)."""
+        tokens = self._tokens.get(text)
+        if tokens is None:
+            tokens = tuple(self.tokenize(text, bos=False))
+            if len(self._tokens) < 1_000_000:
+                self._tokens[text] = tokens
+        return tokens
+
+    def _second_tokens(
+        self, n_prompt: int, heads: Sequence[int], conts: Sequence[tuple[int, ...]]
+    ) -> dict[tuple[int, int], float]:
+        """log P(second token | prompt, first token) for every continuation starting with one of `heads`,
+        decoding each head once, in its own lane."""
+        row_of = {head: i for i, head in enumerate(heads)}
+        picks = sorted({(row_of[c[0]], c[1]) for c in conts if len(c) > 1 and c[0] in row_of})
+        rows = [(head, n_prompt, (lane,), True) for lane, head in enumerate(heads, start=1)]
+        for lane in range(1, len(heads) + 1):
+            self.lib.llama_memory_seq_cp(self.memory, 0, lane, -1, -1)
+        try:
+            values = self._pick(rows, picks)
+        finally:
+            for lane in range(1, len(heads) + 1):
+                self.lib.llama_memory_seq_rm(self.memory, lane, -1, -1)
+        self.meter.prompt_tokens_evaluated += len(rows)
+        return {(heads[row], token): value for (row, token), value in values.items()}
 
     def _first_tokens(self, conts: Sequence[tuple[int, ...]], last: Logits) -> dict[tuple[int, ...], float]:
         """Each distinct continuation's log-probability of its first token (0 for an empty one)."""

@@ -71,6 +71,16 @@ def score_labels_many(model: Model, prompts: Sequence[str], labels: Sequence[str
     scores: list[list[float]] = many(prompts, labels)
     return scores
 
+def score_many(model: Model, prompt: str, continuations: Sequence[str], *, expand: int = 62) -> list[float]:
+    """Log-probabilities of many continuations (a whole word list): the model's own `score_many`
+    when it has one (llama.cpp: a few decodes, see `tot.llama.LlamaModel.score_many`), else
+    `score_continuations` (exact, one continuation at a time on most backends)."""
+    own = getattr(model, "score_many", None)
+    if own is not None:
+        scores: list[float] = own(prompt, continuations, expand=expand)
+        return scores
+    return model.score_continuations(prompt, continuations)
+
 
 def normalise(logprobs: Sequence[float]) -> list[float]:
     """Softmax of log-probabilities: probabilities that sum to 1."""

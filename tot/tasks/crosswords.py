@@ -129,6 +129,22 @@ def english_words() -> WordList:
     return WordList(get_english_words_set(["web2", "gcide"], alpha=True, lower=True))
 
 
+@lru_cache(maxsize=1)
+def word_frequencies() -> dict[str, float]:
+    """Zipf frequency (log10 per billion words) of the five-letter words of wordfreq's English list.
+
+    From tot/data/wordfreq5.csv (CC BY-SA 4.0, see tot/data/LICENSE-wordfreq; made by tools/make_wordfreq5.py).
+    """
+    lines = files("tot.data").joinpath("wordfreq5.csv").read_text(encoding="utf-8").splitlines()[1:]
+    return {word: float(zipf) for word, _, zipf in (line.partition(",") for line in lines if line)}
+
+
+@lru_cache(maxsize=1)
+def dictionary() -> WordList:
+    """The crossword dictionary: `english_words()` (Webster's 2nd, GCIDE) and wordfreq's five-letter words."""
+    return WordList(english_words().words | word_frequencies().keys())
+
+
 # ---- puzzles and the gold grid (read only by `gold`) ----------------------------------------
 
 
@@ -193,22 +209,30 @@ class MiniCrossword:
         samples: int = 8,
         judge: bool = False,
         scale: float = 8.0,
+        method: str = "rank",
+        prior: float = 0.5,
     ) -> None:
-        """`words`: the word list (default: `english_words()`). The rest configure `model_evaluator`:
+        """`words`: the word list (default: `english_words()` for `method` "rank", `dictionary()` for
+        "grid"). The rest configure `model_evaluator`: `method` "rank" (the model's answers and the
+        word list ranked per board) or "grid" (every dictionary word scored per clue, the grid
+        searched under arc consistency; `prior` weighs word frequency; not the default: it measured
+        worse, see benchmarks/RESULTS.md);
         `width` fills offered per board, `cap` the most word-list candidates scored per clue,
         `propose` (sample, paper, none) and `samples` the model's own answers, `judge` the
         sure/maybe/impossible pruning, `scale` how fast a board's value falls with its words' likelihood.
         """
         self._words = words
         self._show: Callable[[Any], None] | None = None
+        if method not in ("grid", "rank"):
+            raise InputError(f"the crossword method is grid or rank, got {method!r}")
         self.options: dict[str, Any] = {"width": width, "cap": cap, "propose": propose, "samples": samples,
-                                        "judge": judge, "scale": scale}
+                                        "judge": judge, "scale": scale, "method": method, "prior": prior}
 
     @property
     def words(self) -> WordList:
         """The word list (loaded on first use)."""
         if self._words is None:
-            self._words = english_words()
+            self._words = dictionary() if self.options["method"] == "grid" else english_words()
         return self._words
 
     def initial(self, puzzle: str) -> Board:
@@ -326,6 +350,11 @@ class MiniCrossword:
         if model is None:
             raise InputError("the crossword evaluator needs a model")
         o = self.options
+        if o["method"] == "grid":
+            grid = GridScores(self, model, prior=o["prior"])
+            gen_grid: Any = GridThoughts(grid, width=o["width"]) if generator == "task" else AllActions(self)
+            val_grid: Any = GridValue(grid, scale=o["scale"]) if valuer == "task" else UniformValuer()
+            return ThoughtEvaluator(self, gen_grid, val_grid, model.meter)
         judge = ClueJudge(self, model, cap=o["cap"], propose=o["propose"], samples=o["samples"], judge=o["judge"])
         gen: Any = CrosswordThoughts(judge, width=o["width"]) if generator == "task" else AllActions(self)
         val: Any = CrosswordValue(judge, scale=o["scale"]) if valuer == "task" else UniformValuer()
@@ -683,3 +712,142 @@ def _logsumexp(values: Iterable[float]) -> float:
     items = list(values)
     top = max(items)
     return top + math.log(sum(math.exp(v - top) for v in items))
+
+
+# ---- the grid as a constraint problem over the whole dictionary -----------------------------
+
+FREQUENCY_FLOOR = 1.0  # Zipf frequency of a dictionary word that wordfreq does not list
+ZIPF_TOP = 8.0  # above every word's Zipf frequency, so the prior is never positive
+
+
+class GridScores:
+    """Every dictionary word scored for every clue, and the grid searched as a constraint problem.
+
+    A word's score for a clue is log P(word | clue) from the answer prompt (the whole dictionary
+    in one `score_many` call per clue, cached) plus `prior` times its Zipf frequency. A board's
+    domains are, per clue, the dictionary words that fit its letters and, for every crossing
+    clue, agree with some word of that clue's domain at the crossing cell (arc consistency,
+    to a fixpoint). Its bound is the sum over clues of the best score in each domain.
+    """
+
+    def __init__(self, task: MiniCrossword, model: Model, *, prior: float = 0.5, expand: int = 62) -> None:
+        import numpy as np
+
+        self.np, self.task, self.model, self.prior, self.expand = np, task, model, prior, expand
+        self.vocab = sorted(task.words.words)
+        frequencies = word_frequencies()
+        self.zipf = np.array([frequencies.get(w, FREQUENCY_FLOOR) for w in self.vocab])
+        codes = np.frombuffer("".join(self.vocab).encode("ascii"), dtype=np.uint8).reshape(-1, SIZE) - ord("A")
+        self.codes = codes.astype(np.intp)
+        self.bits = (np.uint32(1) << codes.astype(np.uint32)).astype(np.uint32)
+        self.scores: dict[str, Any] = {}  # clue -> score of every vocab word
+        self._domains: dict[str, list[Any] | None] = {}  # board cells -> domains (None: dead)
+
+    @property
+    def meter(self) -> Meter:
+        return self.model.meter
+
+    def clue_scores(self, clue: str) -> Any:
+        """The score of every dictionary word for `clue` (one model call the first time)."""
+        found = self.scores.get(clue)
+        if found is None:
+            from tot.model import score_many
+
+            prompt = ANSWER_PROMPT.format(clue=clue)
+            lps = self.np.array(score_many(self.model, prompt, [" " + w.lower() for w in self.vocab], expand=self.expand))
+            for word in set(re.findall(r"[A-Z]+", clue.upper())):
+                position = self._position(word)
+                if position is not None:
+                    lps[position] -= ECHO_PENALTY
+            found = lps + self.prior * (self.zipf - ZIPF_TOP)
+            self.scores[clue] = found
+        return found
+
+    def _position(self, word: str) -> int | None:
+        import bisect
+
+        i = bisect.bisect_left(self.vocab, word)
+        return i if i < len(self.vocab) and self.vocab[i] == word else None
+
+    def _fitting(self, pattern: str) -> Any:
+        np = self.np
+        mask = np.ones(len(self.vocab), dtype=bool)
+        for position, letter in enumerate(pattern):
+            if letter != BLANK:
+                mask &= self.codes[:, position] == ord(letter) - ord("A")
+        return np.flatnonzero(mask)
+
+    def domains(self, board: Board) -> list[Any] | None:
+        """Each clue's arc-consistent dictionary words (index arrays), or None when some clue has none."""
+        if board.cells in self._domains:
+            return self._domains[board.cells]
+        np = self.np
+        domains = [self._fitting(board.pattern(s)) for s in range(2 * SIZE)]
+        changed = True
+        while changed and all(len(d) for d in domains):
+            changed = False
+            allowed = np.zeros((SIZE, SIZE), dtype=np.uint32)  # (row, column) -> letters both clues allow
+            for r in range(SIZE):
+                for c in range(SIZE):
+                    allowed[r, c] = np.bitwise_or.reduce(self.bits[domains[r], c]) & np.bitwise_or.reduce(
+                        self.bits[domains[SIZE + c], r]
+                    )
+            for s in range(2 * SIZE):
+                cells = allowed[s] if s < SIZE else allowed[:, s - SIZE]
+                keep = np.all(self.bits[domains[s]] & cells[None, :], axis=1)
+                if not keep.all():
+                    domains[s] = domains[s][keep]
+                    changed = True
+        result = domains if all(len(d) for d in domains) else None
+        if len(self._domains) < 100_000:
+            self._domains[board.cells] = result
+        return result
+
+    def bound(self, board: Board) -> float | None:
+        """The best total score any completion of `board` could have (None: no completion fits)."""
+        domains = self.domains(board)
+        if domains is None:
+            return None
+        return float(sum(self.clue_scores(board.clues[s])[d].max() for s, d in enumerate(domains)))
+
+
+class GridThoughts:
+    """Fills for the open clue with the fewest arc-consistent words: its `width` best-scored words."""
+
+    name = "task"
+
+    def __init__(self, grid: GridScores, *, width: int = 8) -> None:
+        if width <= 0:
+            raise InputError(f"width must be positive, got {width}")
+        self.grid, self.width = grid, width
+
+    def __call__(self, board: Board) -> list[Candidate[Fill]]:
+        grid = self.grid
+        grid.task.expanding(board)
+        domains = grid.domains(board)
+        open_slots = board.open_slots()
+        if domains is None or not open_slots:
+            return []
+        slot = min(open_slots, key=lambda s: (len(domains[s]), s))
+        scores = grid.clue_scores(board.clues[slot])[domains[slot]]
+        order = grid.np.argsort(-scores, kind="stable")[: self.width]
+        best = [(float(scores[i]), grid.vocab[int(domains[slot][i])]) for i in order]
+        top = best[0][0]
+        weights = [math.exp(score - top) for score, _ in best]
+        total = sum(weights)
+        return [Candidate(Fill(slot, w), f"{SLOTS[slot]}. {w}", weight / total, "dictionary") for (_, w), weight in zip(best, weights)]
+
+
+class GridValue:
+    """A board's value: 0 when arc consistency empties a clue, else its bound (mean per clue) mapped into (0.05, 1]."""
+
+    name = "task"
+
+    def __init__(self, grid: GridScores, *, scale: float = 8.0) -> None:
+        self.grid, self.scale = grid, scale
+
+    def __call__(self, board: Board) -> float:
+        bound = self.grid.bound(board)
+        if bound is None:
+            return 0.0
+        return 0.05 + 0.95 * math.exp(min(0.0, bound / (2 * SIZE)) / self.scale)
