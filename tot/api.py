@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -91,17 +92,13 @@ def load_model(
     """
     if server is not None:
         return connect(server, seed=seed, chat_template_from=path if chat else None, chat=chat)
-    key = (None if path is None else os.fspath(path), threads, n_gpu_layers, chat)
-    model = _MODELS.get(key)
-    if model is None:
+
+    def make() -> Model:
         from tot.llama import load
 
-        model = load(path, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed, chat=chat)
-        _MODELS[key] = model
-    reseed = getattr(model, "reseed", None)
-    if reseed is not None:
-        reseed(seed)
-    return model
+        return load(path, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed, chat=chat)
+
+    return _kept((None if path is None else os.fspath(path), threads, n_gpu_layers, chat), make, seed)
 
 
 def connect(
@@ -119,17 +116,24 @@ def connect(
     """
     from tot import server as http
 
-    key = ("server", http.base_url(url), chat, None if chat_template_from is None else os.fspath(chat_template_from))
-    model = _MODELS.get(key)
-    if model is None:
+    def make() -> Model:
         template = None
         if chat:
             from tot.chat import model_template
             from tot.model import resolve_model_path
 
             template = model_template(resolve_model_path(chat_template_from))
-        model = http.connect(url, seed=seed, chat_template=template, timeout=timeout or http.DEFAULT_TIMEOUT)
-        _MODELS[key] = model
+        return http.connect(url, seed=seed, chat_template=template, timeout=timeout or http.DEFAULT_TIMEOUT)
+
+    key = ("server", http.base_url(url), chat, None if chat_template_from is None else os.fspath(chat_template_from))
+    return _kept(key, make, seed)
+
+
+def _kept(key: tuple[Any, ...], make: Callable[[], Model], seed: int) -> Model:
+    """The model kept under `key` (made by `make` on first use), reseeded to `seed`."""
+    model = _MODELS.get(key)
+    if model is None:
+        model = _MODELS[key] = make()
     reseed = getattr(model, "reseed", None)
     if reseed is not None:
         reseed(seed)
