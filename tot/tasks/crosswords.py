@@ -23,7 +23,7 @@ from typing import Any
 
 from tot.core import Answer, Candidate, Meter
 from tot.errors import InputError
-from tot.model import Model
+from tot.model import Model, normalise
 
 SIZE = 5
 SLOTS = tuple(f"h{i}" for i in range(1, SIZE + 1)) + tuple(f"v{i}" for i in range(1, SIZE + 1))
@@ -648,12 +648,10 @@ class CrosswordThoughts:
         best = scored[: self.width]
         if not best:
             return []
-        top = best[0][0]
-        weights = [math.exp(score - top) for score, _, _ in best]
-        total = sum(weights)
+        priors = normalise([score for score, _, _ in best])
         return [
-            Candidate(Fill(s, w), f"{SLOTS[s]}. {w}", weight / total, _source(judge, board.clues[s], w))
-            for (_, s, w), weight in zip(best, weights)
+            Candidate(Fill(s, w), f"{SLOTS[s]}. {w}", prior, _source(judge, board.clues[s], w))
+            for (_, s, w), prior in zip(best, priors)
         ]
 
 
@@ -832,10 +830,8 @@ class GridThoughts:
         scores = grid.clue_scores(board.clues[slot])[domains[slot]]
         order = grid.np.argsort(-scores, kind="stable")[: self.width]
         best = [(float(scores[i]), grid.vocab[int(domains[slot][i])]) for i in order]
-        top = best[0][0]
-        weights = [math.exp(score - top) for score, _ in best]
-        total = sum(weights)
-        return [Candidate(Fill(slot, w), f"{SLOTS[slot]}. {w}", weight / total, "dictionary") for (_, w), weight in zip(best, weights)]
+        priors = normalise([score for score, _ in best])
+        return [Candidate(Fill(slot, w), f"{SLOTS[slot]}. {w}", prior, "dictionary") for (_, w), prior in zip(best, priors)]
 
 
 class GridValue:
