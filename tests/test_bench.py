@@ -97,7 +97,7 @@ def test_baselines_run_once_without_an_evaluator() -> None:
 
 def test_default_budget_and_preset() -> None:
     (config,) = expand(Grid())
-    assert config.preset == "fast" and config.budget.max_calls == 300 and config.strategy == "bfs"
+    assert config.preset == "fast" and config.budget.max_calls == 300 and config.strategy == "mcts"
 
 
 def test_flags_override_a_json_config_file(tmp_path: Path) -> None:

@@ -146,6 +146,21 @@ def test_enumerate_generator_ranks_by_model_score() -> None:
     assert abs(sum(c.prior for c in candidates) - 1) < 1e-9
 
 
+def test_enumerate_scores_only_the_start_of_each_propose_line() -> None:
+    state = game.initial("4 9 10 13")
+    scored: list[str] = []
+
+    def score(prompt: str, text: str) -> float:
+        scored.append(text)
+        return 0.0
+
+    candidates = EnumerateGenerator(game, game.prompts, ScriptedModel(score=score))(state)
+    assert sorted(scored) == sorted(c.thought.split(" = ")[0] for c in candidates)
+    assert "13 - 9" in scored and all("=" not in text and "left" not in text for text in scored)
+    for candidate in candidates:  # each scored text starts the line the paper's propose prompt would show
+        assert candidate.thought.startswith(game.prompts.action_text(state, candidate.action) + " = ")
+
+
 def test_enumerate_skips_the_model_when_every_child_is_terminal() -> None:
     model = ScriptedModel()
     candidates = EnumerateGenerator(game, game.prompts, model)((F(4), F(6)))

@@ -194,7 +194,7 @@ def test_unsolved_crossword_json_has_the_best_board_found() -> None:
 
 
 def test_each_edge_is_drawn_with_its_own_thought() -> None:
-    result = tot.solve("game24", "4 9 10 13", generator="all", valuer="uniform", breadth=3, budget=tot.Budget(max_nodes=8))
+    result = tot.solve("game24", "4 9 10 13", strategy="bfs", generator="all", valuer="uniform", breadth=3, budget=tot.Budget(max_nodes=8))
     tree = result.tree
     nodes = {node.id: node for node in tree}
     second = [(p, c, t) for p, c, t in tree.edges if nodes[c].parent is not None and nodes[c].parent.id != p]

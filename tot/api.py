@@ -46,11 +46,11 @@ class Preset:
 
 PRESETS = {
     "fast": Preset(
-        "bfs",
+        "mcts",
         "enumerate",
         "labels",
-        (("breadth", 5), ("backtrack", True)),
-        "every legal step ranked by the model, one-pass label values, beam 5, backtracking when the beam fails",
+        (),
+        "MCTS (PUCT) over every legal step, the model's likelihood of each step as its prior, one-pass label values",
     ),
     "paper": Preset(
         "bfs",

@@ -60,7 +60,7 @@ def solve(
     task: Annotated[str, typer.Argument(help="Task name (game24) or module:Class for your own task.")],
     puzzle: Annotated[list[str], typer.Argument(help="The puzzle, e.g. 4 9 10 13.")],
     preset: Annotated[
-        Optional[str], typer.Option(help="fast: every legal step ranked by the model, one-pass values, beam 5 with backtracking. "
+        Optional[str], typer.Option(help="fast: MCTS over every legal step, the model's likelihood of each as its prior, one-pass values. "
                                     "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: the paper's "
                                     "crossword DFS. Default: the task's own (crossword for crossword), else fast.")
     ] = None,

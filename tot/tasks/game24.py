@@ -329,7 +329,10 @@ class Game24Prompts:
         return propose_grammar(state)
 
     def action_text(self, state: State, action: Step) -> str:
-        return f"{action} (left: {show_numbers(Game24().result(state, action))})\n"
+        """The start of the step's propose line, `a op b`: what the model chooses. The rest of the line
+        (`= c (left: ...)`) follows exactly from it, so scoring it would measure the model's arithmetic
+        (no better than chance at this size) at the price of one 262k-wide output row per token."""
+        return f"{arith.show(action.a)} {action.op} {arith.show(action.b)}"
 
     def value_prompt(self, state: State) -> str:
         return VALUE_PROMPT.replace("{numbers}", show_numbers(state))
