@@ -209,7 +209,7 @@ def test_search_with_a_scripted_model_fills_the_square_and_never_reads_gold(monk
         raise AssertionError("the gold grid was read during the search")
 
     monkeypatch.setattr(cw, "gold", no_peeking)
-    for method in ("grid", "rank"):
+    for method in ("bp", "grid", "rank"):
         task = MiniCrossword(WORDS, cap=50, propose="none", method=method)
         for strategy in ("dfs", "best-first", "bfs", "mcts"):
             result = api.solve(task, CLUES, strategy=strategy, model=scripted(set(SQUARE)))
@@ -238,6 +238,45 @@ def test_the_grid_method_scores_each_clue_once_over_the_whole_dictionary() -> No
     result = api.solve(MiniCrossword(WORDS, method="grid"), CLUES, model=model)
     assert result.solved and result.answer is not None and result.answer.text == " ".join(SQUARE)
     assert model.meter.calls == 10 and len(set(model.prompts)) == 10
+
+
+def test_belief_propagation_prefers_the_words_that_cross_well() -> None:
+    # Two word squares fit the grid. h1's clue alone prefers SATOR (-0.5 against HEART's -1), every other
+    # clue prefers the HEART square's words (-1 against -9): the crossings carry that back to h1.
+    sator = ("SATOR", "AREPO", "TENET", "OPERA", "ROTAS")
+    words = WordList([*SQUARE, *sator])
+
+    def score(prompt: str, text: str) -> float:
+        word = text.strip().upper()
+        if "Clue: clue h1\n" in prompt and word == "SATOR":
+            return -0.5
+        return -1.0 if word in SQUARE else -9.0
+
+    grid = cw.GridBeliefs(MiniCrossword(words, method="bp"), ScriptedModel(score=score), prior=0.0, rescore=0.0)
+    found = grid.beliefs(MiniCrossword(words).initial(CLUES))
+    assert found is not None
+    domains, logbeliefs, log_z = found
+    assert "SATOR" in [grid.vocab[int(i)] for i in domains[0]]  # arc consistency alone keeps both squares
+    assert grid.clue_scores("clue h1")[grid.vocab.index("SATOR")] > grid.clue_scores("clue h1")[grid.vocab.index("HEART")]
+    for slot, logb in enumerate(logbeliefs):
+        assert math.isclose(sum(math.exp(v) for v in logb), 1.0)
+        assert grid.vocab[int(domains[slot][logb.argmax()])] == (SQUARE + SQUARE)[slot]
+    assert abs(log_z - -10.0) < 1e-6  # the Bethe estimate: log of the HEART square's exp(10 x -1), others negligible
+
+
+def test_bp_scores_a_clue_again_once_its_letters_show() -> None:
+    model = scripted(set(SQUARE))
+    task = MiniCrossword(WORDS, method="bp", rescore=0.5)
+    grid = cw.GridBeliefs(task, model, prior=0.0, rescore=0.5, letters=2)
+    board = task.initial(CLUES)
+    assert grid.beliefs(board) is not None and model.meter.calls == 10  # empty board: the clues alone
+    board = task.result(task.result(board, Fill(0, "HEART")), Fill(1, "EMBER"))  # every column shows 2 letters
+    assert grid.beliefs(board) is not None
+    patterns = sorted(p for p in model.prompts if "Letters:" in p)
+    assert len(patterns) == 5 and all("Letters: " in p for p in patterns)  # v1-v5, once each
+    assert any("Clue: clue v1\nLetters: H E _ _ _" in p for p in patterns)
+    grid.beliefs(board)
+    assert model.meter.calls == 15  # cached
 
 
 def test_score_many_falls_back_to_score_continuations() -> None:

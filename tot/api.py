@@ -65,7 +65,7 @@ PRESETS = {
         "task",
         (("max_steps", 100),),
         "the paper's crossword DFS (best value first, prune dead boards, backtrack, at most 100 steps) on the "
-        "crossword's own evaluator (model answers and the word list ranked by the model)",
+        "crossword's own evaluator (every dictionary word scored per clue, belief propagation over the crossings)",
     ),
 }
 

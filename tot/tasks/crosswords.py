@@ -1,10 +1,11 @@
 """Mini crosswords (5x5): the board, a word list as a tool, the model's judgements, and the metrics.
 
 Every row (h1-h5) and column (v1-v5) of the grid is a five-letter word. A thought fills
-one clue with a word that fits the letters already on the board. Candidates come from
-the model (the paper's propose prompt, with confidence levels) and from an English word
-list (the `english-words` package: Webster's 2nd and GCIDE), filtered by the letter
-pattern and ranked by the model's log-likelihood of the word given the clue.
+one clue with a word that fits the letters already on the board. Three evaluators
+(`MiniCrossword(method=...)`): "bp", the default, scores every dictionary word for every
+clue and runs belief propagation over the grid's crossing letters (`GridBeliefs`); "grid"
+uses the same scores under arc consistency alone (`GridScores`); "rank" takes candidates
+from the model's answers and the `english-words` list, ranked per board (`ClueJudge`).
 
 The task and its evaluator see only the clues. The gold grid is read by `gold` alone,
 which only `metrics` and the final report call, after a search. Drawing is `tot.render_crossword`'s.
@@ -209,30 +210,34 @@ class MiniCrossword:
         samples: int = 8,
         judge: bool = False,
         scale: float = 8.0,
-        method: str = "rank",
-        prior: float = 0.5,
+        method: str = "bp",
+        prior: float | None = None,
+        rescore: float = 0.0,
+        letters: int = 2,
     ) -> None:
-        """`words`: the word list (default: `english_words()` for `method` "rank", `dictionary()` for
-        "grid"). The rest configure `model_evaluator`: `method` "rank" (the model's answers and the
-        word list ranked per board) or "grid" (every dictionary word scored per clue, the grid
-        searched under arc consistency; `prior` weighs word frequency; not the default: it measured
-        worse, see benchmarks/RESULTS.md);
+        """`words`: the word list (default: `english_words()` for `method` "rank", else `dictionary()`).
+        The rest configure `model_evaluator`: `method` "bp" (every dictionary word scored per clue,
+        belief propagation over the crossings; `rescore` weighs the scores of a clue with at least
+        `letters` known letters shown, 0 to skip them), "grid" (the same scores, arc consistency
+        alone) or "rank" (the model's answers and the word list ranked per board); `prior` weighs
+        word frequency (bp, grid; default 0 for bp, 0.5 for grid);
         `width` fills offered per board, `cap` the most word-list candidates scored per clue,
         `propose` (sample, paper, none) and `samples` the model's own answers, `judge` the
         sure/maybe/impossible pruning, `scale` how fast a board's value falls with its words' likelihood.
         """
         self._words = words
         self._show: Callable[[Any], None] | None = None
-        if method not in ("grid", "rank"):
-            raise InputError(f"the crossword method is grid or rank, got {method!r}")
+        if method not in ("bp", "grid", "rank"):
+            raise InputError(f"the crossword method is bp, grid or rank, got {method!r}")
         self.options: dict[str, Any] = {"width": width, "cap": cap, "propose": propose, "samples": samples,
-                                        "judge": judge, "scale": scale, "method": method, "prior": prior}
+                                        "judge": judge, "scale": scale, "method": method, "prior": prior,
+                                        "rescore": rescore, "letters": letters}
 
     @property
     def words(self) -> WordList:
         """The word list (loaded on first use)."""
         if self._words is None:
-            self._words = dictionary() if self.options["method"] == "grid" else english_words()
+            self._words = english_words() if self.options["method"] == "rank" else dictionary()
         return self._words
 
     def initial(self, puzzle: str) -> Board:
@@ -350,8 +355,12 @@ class MiniCrossword:
         if model is None:
             raise InputError("the crossword evaluator needs a model")
         o = self.options
-        if o["method"] == "grid":
-            grid = GridScores(self, model, prior=o["prior"])
+        if o["method"] != "rank":
+            grid = (
+                GridBeliefs(self, model, prior=o["prior"] or 0.0, rescore=o["rescore"], letters=o["letters"])
+                if o["method"] == "bp"
+                else GridScores(self, model, prior=0.5 if o["prior"] is None else o["prior"])
+            )
             gen_grid: Any = GridThoughts(grid, width=o["width"]) if generator == "task" else AllActions(self)
             val_grid: Any = GridValue(grid, scale=o["scale"]) if valuer == "task" else UniformValuer()
             return ThoughtEvaluator(self, gen_grid, val_grid, model.meter)
@@ -801,16 +810,25 @@ class GridScores:
             self._domains[board.cells] = result
         return result
 
-    def bound(self, board: Board) -> float | None:
+    def total(self, board: Board) -> float | None:
         """The best total score any completion of `board` could have (None: no completion fits)."""
         domains = self.domains(board)
         if domains is None:
             return None
         return float(sum(self.clue_scores(board.clues[s])[d].max() for s, d in enumerate(domains)))
 
+    def choice(self, board: Board) -> tuple[int, Any, Any] | None:
+        """The open clue to branch on (fewest words left), its words (indices) and their scores; None: none."""
+        domains = self.domains(board)
+        open_slots = board.open_slots()
+        if domains is None or not open_slots:
+            return None
+        slot = min(open_slots, key=lambda s: (len(domains[s]), s))
+        return slot, domains[slot], self.clue_scores(board.clues[slot])[domains[slot]]
+
 
 class GridThoughts:
-    """Fills for the open clue with the fewest arc-consistent words: its `width` best-scored words."""
+    """Fills for the open clue that the grid (`GridScores` or `GridBeliefs`) branches on: its `width` best words."""
 
     name = "task"
 
@@ -822,20 +840,18 @@ class GridThoughts:
     def __call__(self, board: Board) -> list[Candidate[Fill]]:
         grid = self.grid
         grid.task.expanding(board)
-        domains = grid.domains(board)
-        open_slots = board.open_slots()
-        if domains is None or not open_slots:
+        picked = grid.choice(board)
+        if picked is None:
             return []
-        slot = min(open_slots, key=lambda s: (len(domains[s]), s))
-        scores = grid.clue_scores(board.clues[slot])[domains[slot]]
+        slot, domain, scores = picked
         order = grid.np.argsort(-scores, kind="stable")[: self.width]
-        best = [(float(scores[i]), grid.vocab[int(domains[slot][i])]) for i in order]
+        best = [(float(scores[i]), grid.vocab[int(domain[i])]) for i in order]
         priors = normalise([score for score, _ in best])
         return [Candidate(Fill(slot, w), f"{SLOTS[slot]}. {w}", prior, "dictionary") for (_, w), prior in zip(best, priors)]
 
 
 class GridValue:
-    """A board's value: 0 when arc consistency empties a clue, else its bound (mean per clue) mapped into (0.05, 1]."""
+    """A board's value: 0 when arc consistency empties a clue, else the grid's `total` (mean per clue) mapped into (0.05, 1]."""
 
     name = "task"
 
@@ -843,7 +859,157 @@ class GridValue:
         self.grid, self.scale = grid, scale
 
     def __call__(self, board: Board) -> float:
-        bound = self.grid.bound(board)
-        if bound is None:
+        total = self.grid.total(board)
+        if total is None:
             return 0.0
-        return 0.05 + 0.95 * math.exp(min(0.0, bound / (2 * SIZE)) / self.scale)
+        return 0.05 + 0.95 * math.exp(min(0.0, total / (2 * SIZE)) / self.scale)
+
+
+# ---- belief propagation over the grid's letters, re-scoring with the letters shown -----------
+
+PATTERN_PROMPT = """Crossword answers: each clue is answered by one five-letter English word that fits the letters shown (_ is a letter not known yet).
+Clue: A large body of salt water
+Letters: O _ E _ N
+Answer: ocean
+Clue: Not dead; living
+Letters: _ L _ _ E
+Answer: alive
+Clue: A tree's outer layer; a dog's sounds
+Letters: B _ R _ _
+Answer: barks
+Clue: To cut into small cubes
+Letters: _ I _ E S
+Answer: dices
+Clue: {clue}
+Letters: {letters}
+Answer:"""
+
+
+class GridBeliefs(GridScores):
+    """The grid's words under loopy belief propagation, with clues re-scored once letters are known.
+
+    A clue whose pattern shows at least `letters` known letters is scored again over the words
+    that fit it, after a prompt that shows the pattern (one `score_many` call per clue and
+    pattern, cached); its words' scores become the clue-only score plus `rescore` times that
+    one. Belief propagation then passes, at every cell, the letter distribution of one
+    crossing clue's words to the other (`iterations` rounds, damped by `damping`), over the
+    arc-consistent domains of `GridScores.domains`. A board's beliefs are each clue's
+    distribution over its domain; its `log_z` is the Bethe estimate of the log of the summed
+    exp(total score) of the grids that complete it, so a child board's `log_z` less its
+    parent's approximates the log-belief of the fill between them.
+    """
+
+    def __init__(
+        self,
+        task: MiniCrossword,
+        model: Model,
+        *,
+        prior: float = 0.0,
+        rescore: float = 0.0,
+        letters: int = 2,
+        iterations: int = 30,
+        damping: float = 0.5,
+        expand: int = 62,
+    ) -> None:
+        super().__init__(task, model, prior=prior, expand=expand)
+        if not 0.0 <= damping < 1.0:
+            raise InputError(f"damping must be in [0, 1), got {damping}")
+        if iterations < 0 or letters < 1:
+            raise InputError(f"iterations must be >= 0 and letters >= 1, got {iterations} and {letters}")
+        self.rescore, self.letters, self.iterations, self.damping = rescore, letters, iterations, damping
+        self.pattern_scores: dict[tuple[str, str], dict[int, float]] = {}
+        self._beliefs: dict[tuple[tuple[str, ...], str], tuple[list[Any], list[Any], float] | None] = {}
+
+    def unary(self, board: Board, slot: int, domain: Any) -> Any:
+        """Scores of the words `domain` (indices) for clue `slot` of `board`, re-scored for its pattern."""
+        clue, pattern = board.clues[slot], board.pattern(slot)
+        base = self.clue_scores(clue)[domain]
+        known = SIZE - pattern.count(BLANK)
+        if self.rescore == 0.0 or known < self.letters or known == SIZE:
+            return base
+        scored = self.pattern_scores.get((clue, pattern))
+        if scored is None:
+            from tot.model import score_many
+
+            fitting = self._fitting(pattern)
+            prompt = PATTERN_PROMPT.format(clue=clue, letters=spaced(pattern))
+            lps = score_many(self.model, prompt, [" " + self.vocab[i].lower() for i in fitting], expand=self.expand)
+            scored = dict(zip(fitting.tolist(), lps))
+            self.pattern_scores[(clue, pattern)] = scored
+        extra = self.np.array([scored[i] for i in domain.tolist()])
+        return base + self.rescore * extra
+
+    def beliefs(self, board: Board) -> tuple[list[Any], list[Any], float] | None:
+        """Per clue, its domain (word indices) and their log-beliefs; and `log_z`. None: a clue has no word left."""
+        key = (board.clues, board.cells)
+        if key in self._beliefs:
+            return self._beliefs[key]
+        domains = self.domains(board)
+        if domains is None:
+            return None
+        np = self.np
+        unaries = [self.unary(board, s, d) for s, d in enumerate(domains)]
+        codes = [self.codes[d] for d in domains]
+        # inbox[s, p]: the log-distribution over 26 letters that the clue crossing s at its position p sends
+        inbox = np.zeros((2 * SIZE, SIZE, 26))
+        for _ in range(self.iterations):
+            _, outbox = _send(np, unaries, codes, inbox)
+            inbox = self.damping * inbox + (1.0 - self.damping) * np.maximum(_crossed(np, outbox), -50.0)
+        logbeliefs, outbox = _send(np, unaries, codes, inbox)
+        # Bethe estimate of log Z, the log of the summed exp(total score) of the grids that complete the
+        # board: each clue's normaliser, less each cell's (the agreement of its two clues' messages)
+        log_z = sum(_log_total(np, lb) for lb in logbeliefs)
+        logbeliefs = [lb - _log_total(np, lb) for lb in logbeliefs]
+        crossed = _crossed(np, outbox)
+        for r in range(SIZE):
+            for c in range(SIZE):
+                log_z -= _log_total(np, outbox[r, c] + crossed[r, c])
+        found = (domains, logbeliefs, float(log_z))
+        if len(self._beliefs) < 100_000:
+            self._beliefs[key] = found
+        return found
+
+
+    def total(self, board: Board) -> float | None:
+        """The board's `log_z` (None: no completion fits)."""
+        found = self.beliefs(board)
+        return None if found is None else found[2]
+
+    def choice(self, board: Board) -> tuple[int, Any, Any] | None:
+        """The open clue whose best word is most believed, its words (indices) and their log-beliefs; None: none."""
+        found = self.beliefs(board)
+        open_slots = board.open_slots()
+        if found is None or not open_slots:
+            return None
+        domains, logbeliefs, _ = found
+        slot = max(open_slots, key=lambda s: (float(logbeliefs[s].max()), -len(domains[s]), -s))
+        return slot, domains[slot], logbeliefs[slot]
+
+
+def _send(np: Any, unaries: list[Any], codes: list[Any], inbox: Any) -> tuple[list[Any], Any]:
+    """One round of belief propagation: each clue's unnormalised log-beliefs and, per position, the
+    log-distribution of its letters there without what the crossing clue sent (normalised)."""
+    logbeliefs, outbox = [], np.empty_like(inbox)
+    for s, (unary, code) in enumerate(zip(unaries, codes)):
+        logb = unary + inbox[s][np.arange(SIZE), code].sum(axis=1)
+        weights = np.exp(logb - logb.max())
+        for p in range(SIZE):
+            mass = np.bincount(code[:, p], weights=weights, minlength=26)
+            with np.errstate(divide="ignore"):
+                out = np.where(mass > 0, np.log(mass) - inbox[s, p], -np.inf)
+            outbox[s, p] = out - _log_total(np, out)
+        logbeliefs.append(logb)
+    return logbeliefs, outbox
+
+
+def _crossed(np: Any, outbox: Any) -> Any:
+    """What each clue position hears: row r's position c is column c's position r, and back."""
+    crossed = np.empty_like(outbox)
+    crossed[:SIZE] = outbox[SIZE:].transpose(1, 0, 2)
+    crossed[SIZE:] = outbox[:SIZE].transpose(1, 0, 2)
+    return crossed
+
+
+def _log_total(np: Any, values: Any) -> float:
+    top = float(values.max())
+    return top + float(np.log(np.exp(values - top).sum()))
