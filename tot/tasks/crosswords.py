@@ -414,6 +414,21 @@ Answer: dices
 Clue: {clue}
 Answer:"""
 
+CLUE_LIST_PROMPT = """Below are crossword clues, each with its five-letter answer.
+
+Clue: Frozen rain
+Answer: sleet
+Clue: A piece of furniture to sit on
+Answer: chair
+Clue: Opposite of early
+Answer: later
+Clue: Not loud; silent
+Answer: quiet
+Clue: Musical instrument with keys
+Answer: piano
+Clue: {clue}
+Answer:"""
+
 PROPOSE_PROMPT = """Fill a 5x5 mini crossword: rows h1-h5 and columns v1-v5 are five-letter words, _ is an empty square.
 List answers for the unfilled clues that fit the letters shown, one per line with your confidence (certain, high, medium or low), like "h1. apple (medium)". Say certain only when you are sure. You may list more than one answer for a clue.
 
@@ -730,17 +745,29 @@ ZIPF_TOP = 8.0  # above every word's Zipf frequency, so the prior is never posit
 class GridScores:
     """Every dictionary word scored for every clue, and the grid searched as a constraint problem.
 
-    A word's score for a clue is log P(word | clue) from the answer prompt (the whole dictionary
-    in one `score_many` call per clue, cached) plus `prior` times its Zipf frequency. A board's
+    A word's score for a clue is log P(word | clue) after the answer prompts, averaged (the whole
+    dictionary in one `score_many` call per clue and prompt, cached), plus `prior` times its Zipf
+    frequency. A board's
     domains are, per clue, the dictionary words that fit its letters and, for every crossing
     clue, agree with some word of that clue's domain at the crossing cell (arc consistency,
     to a fixpoint). Its bound is the sum over clues of the best score in each domain.
     """
 
-    def __init__(self, task: MiniCrossword, model: Model, *, prior: float = 0.5, expand: int = 62) -> None:
+    def __init__(
+        self,
+        task: MiniCrossword,
+        model: Model,
+        *,
+        prior: float = 0.5,
+        expand: int = 62,
+        prompts: Sequence[str] = (ANSWER_PROMPT,),
+    ) -> None:
         import numpy as np
 
+        if not prompts:
+            raise InputError("the grid needs at least one answer prompt")
         self.np, self.task, self.model, self.prior, self.expand = np, task, model, prior, expand
+        self.prompts = tuple(prompts)
         self.vocab = sorted(task.words.words)
         frequencies = word_frequencies()
         self.zipf = np.array([frequencies.get(w, FREQUENCY_FLOOR) for w in self.vocab])
@@ -755,13 +782,17 @@ class GridScores:
         return self.model.meter
 
     def clue_scores(self, clue: str) -> Any:
-        """The score of every dictionary word for `clue` (one model call the first time)."""
+        """The score of every dictionary word for `clue`: its mean log-probability over the answer
+        prompts (one model call per prompt the first time)."""
         found = self.scores.get(clue)
         if found is None:
             from tot.model import score_many
 
-            prompt = ANSWER_PROMPT.format(clue=clue)
-            lps = self.np.array(score_many(self.model, prompt, [" " + w.lower() for w in self.vocab], expand=self.expand))
+            words = [" " + w.lower() for w in self.vocab]
+            lps: Any = self.np.mean(
+                [score_many(self.model, prompt.format(clue=clue), words, expand=self.expand) for prompt in self.prompts],
+                axis=0,
+            )
             for word in set(re.findall(r"[A-Z]+", clue.upper())):
                 position = self._position(word)
                 if position is not None:
@@ -888,6 +919,8 @@ Answer:"""
 class GridBeliefs(GridScores):
     """The grid's words under loopy belief propagation, with clues re-scored once letters are known.
 
+    Clue scores are averaged over two answer prompts and divided by `temperature` (both measured
+    better than one prompt at 1, on the paper's 20 puzzles and on 20 others: benchmarks/RESULTS.md).
     A clue whose pattern shows at least `letters` known letters is scored again over the words
     that fit it, after a prompt that shows the pattern (one `score_many` call per clue and
     pattern, cached); its words' scores become the clue-only score plus `rescore` times that
@@ -909,9 +942,14 @@ class GridBeliefs(GridScores):
         letters: int = 2,
         iterations: int = 30,
         damping: float = 0.5,
+        temperature: float = 0.75,
         expand: int = 62,
+        prompts: Sequence[str] = (ANSWER_PROMPT, CLUE_LIST_PROMPT),
     ) -> None:
-        super().__init__(task, model, prior=prior, expand=expand)
+        super().__init__(task, model, prior=prior, expand=expand, prompts=prompts)
+        if temperature <= 0:
+            raise InputError(f"temperature must be positive, got {temperature}")
+        self.temperature = temperature
         if not 0.0 <= damping < 1.0:
             raise InputError(f"damping must be in [0, 1), got {damping}")
         if iterations < 0 or letters < 1:
@@ -923,7 +961,7 @@ class GridBeliefs(GridScores):
     def unary(self, board: Board, slot: int, domain: Any) -> Any:
         """Scores of the words `domain` (indices) for clue `slot` of `board`, re-scored for its pattern."""
         clue, pattern = board.clues[slot], board.pattern(slot)
-        base = self.clue_scores(clue)[domain]
+        base = self.clue_scores(clue)[domain] / self.temperature
         known = SIZE - pattern.count(BLANK)
         if self.rescore == 0.0 or known < self.letters or known == SIZE:
             return base
@@ -937,7 +975,7 @@ class GridBeliefs(GridScores):
             scored = dict(zip(fitting.tolist(), lps))
             self.pattern_scores[(clue, pattern)] = scored
         extra = self.np.array([scored[i] for i in domain.tolist()])
-        return base + self.rescore * extra
+        return base + self.rescore * extra / self.temperature
 
     def beliefs(self, board: Board) -> tuple[list[Any], list[Any], float] | None:
         """Per clue, its domain (word indices) and their log-beliefs; and `log_z`. None: a clue has no word left."""
