@@ -928,8 +928,7 @@ class GridBeliefs(GridScores):
     crossing clue's words to the other (`iterations` rounds, damped by `damping`), over the
     arc-consistent domains of `GridScores.domains`. A board's beliefs are each clue's
     distribution over its domain; its `log_z` is the Bethe estimate of the log of the summed
-    exp(total score) of the grids that complete it, so a child board's `log_z` less its
-    parent's approximates the log-belief of the fill between them.
+    exp(total score) of the grids that complete it.
     """
 
     def __init__(
@@ -1009,9 +1008,9 @@ class GridBeliefs(GridScores):
 
 
     def total(self, board: Board) -> float | None:
-        """The board's `log_z` (None: no completion fits)."""
-        found = self.beliefs(board)
-        return None if found is None else found[2]
+        """0 for a board that some grid completes, None for a dead one: the beliefs alone order the
+        fills (ranking them by `log_z` instead measured worse, benchmarks/RESULTS.md)."""
+        return None if self.beliefs(board) is None else 0.0
 
     def choice(self, board: Board) -> tuple[int, Any, Any] | None:
         """The open clue whose best word is most believed, its words (indices) and their log-beliefs; None: none."""
