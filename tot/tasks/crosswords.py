@@ -747,10 +747,9 @@ class GridScores:
 
     A word's score for a clue is log P(word | clue) after the answer prompts, averaged (the whole
     dictionary in one `score_many` call per clue and prompt, cached), plus `prior` times its Zipf
-    frequency. A board's
-    domains are, per clue, the dictionary words that fit its letters and, for every crossing
-    clue, agree with some word of that clue's domain at the crossing cell (arc consistency,
-    to a fixpoint). Its bound is the sum over clues of the best score in each domain.
+    frequency. A board's domains are, per clue, the dictionary words that fit its letters and,
+    for every crossing clue, agree with some word of that clue's domain at the crossing cell
+    (arc consistency, to a fixpoint). Its bound is the sum over clues of the best score in each domain.
     """
 
     def __init__(
