@@ -768,6 +768,7 @@ class GridScores:
         self.np, self.task, self.model, self.prior, self.expand = np, task, model, prior, expand
         self.prompts = tuple(prompts)
         self.vocab = sorted(task.words.words)
+        self.continuations = [" " + w.lower() for w in self.vocab]  # what the model scores after a prompt
         frequencies = word_frequencies()
         self.zipf = np.array([frequencies.get(w, FREQUENCY_FLOOR) for w in self.vocab])
         codes = np.frombuffer("".join(self.vocab).encode("ascii"), dtype=np.uint8).reshape(-1, SIZE) - ord("A")
@@ -787,7 +788,7 @@ class GridScores:
         if found is None:
             from tot.model import score_many
 
-            words = [" " + w.lower() for w in self.vocab]
+            words = self.continuations
             lps: Any = self.np.mean(
                 [score_many(self.model, prompt.format(clue=clue), words, expand=self.expand) for prompt in self.prompts],
                 axis=0,
@@ -969,7 +970,7 @@ class GridBeliefs(GridScores):
 
             fitting = self._fitting(pattern)
             prompt = PATTERN_PROMPT.format(clue=clue, letters=spaced(pattern))
-            lps = score_many(self.model, prompt, [" " + self.vocab[i].lower() for i in fitting], expand=self.expand)
+            lps = score_many(self.model, prompt, [self.continuations[i] for i in fitting], expand=self.expand)
             scored = dict(zip(fitting.tolist(), lps))
             self.pattern_scores[(clue, pattern)] = scored
         extra = self.np.array([scored[i] for i in domain.tolist()])
@@ -1005,11 +1006,11 @@ class GridBeliefs(GridScores):
             self._beliefs[key] = found
         return found
 
-
     def total(self, board: Board) -> float | None:
-        """0 for a board that some grid completes, None for a dead one: the beliefs alone order the
-        fills (ranking them by `log_z` instead measured worse, benchmarks/RESULTS.md)."""
-        return None if self.beliefs(board) is None else 0.0
+        """0 for a board that arc consistency keeps alive, None for a dead one: the beliefs alone order
+        the fills (ranking them by `log_z` instead measured worse, benchmarks/RESULTS.md), so a child
+        is valued without running belief propagation on it."""
+        return None if self.domains(board) is None else 0.0
 
     def choice(self, board: Board) -> tuple[int, Any, Any] | None:
         """The open clue whose best word is most believed, its words (indices) and their log-beliefs; None: none."""
