@@ -25,7 +25,7 @@ import numpy as np
 from tot.bench.config import Puzzle, select_puzzles, split_list
 from tot.bench.harness import Job, ModelSpec, Progress, Record, Summary, execute, job_key, model_name, model_spec
 from tot.errors import InputError
-from tot.model import Model
+from tot.models import Model
 
 TASK = "game24"
 VALUERS = ("labels", "sample", "oracle", "uniform")

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from tot.bench.config import BenchSpec, Puzzle, RunConfig
 from tot.errors import InputError, TotError
-from tot.model import Model
+from tot.models import Model
 
 Record = dict[str, Any]
 
@@ -276,7 +276,7 @@ def model_spec(path: str | None, threads: int | None, servers: Sequence[str] = (
     With `servers`, each is asked which model it serves (so a server that is down fails here,
     before any job); they must all serve the same one.
     """
-    from tot.model import resolve_model_path
+    from tot.models import resolve_model_path
 
     if servers:
         from tot import api

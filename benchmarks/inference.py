@@ -35,8 +35,8 @@ import numpy as np
 from tot.bench.naive import NaiveModel
 from tot import api
 from tot.evaluators import LabelValuer, SampledValuer
-from tot.llama import LlamaModel, Row, common_prefix, continuation_trie, fill_batch
-from tot.model import Model, resolve_model_path, score_labels_many
+from tot.models.llama import LlamaModel, Row, common_prefix, continuation_trie, fill_batch
+from tot.models import Model, resolve_model_path, score_labels_many
 from tot.tasks.game24 import Game24, load_puzzles
 
 State = tuple[Fraction, ...]
@@ -439,7 +439,7 @@ class RawContext:
     """A plain llama.cpp context (library defaults, 512-row batches) for the throughput and the floor."""
 
     def __init__(self, threads: int, n_seq_max: int = 64) -> None:
-        from tot.llama import _llama
+        from tot.models.llama import _llama
 
         lib = _llama()
         self.lib = lib

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tot.core import Meter
-from tot.model import normalise, resolve_model_path
+from tot.models import normalise, resolve_model_path
 
 
 def _counting_llama() -> Any:
@@ -55,7 +55,7 @@ def _counting_llama() -> Any:
 
 
 class NaiveModel:
-    """`tot.model.Model` on `llama_cpp.Llama.create_completion`, one call per request."""
+    """`tot.models.Model` on `llama_cpp.Llama.create_completion`, one call per request."""
 
     def __init__(
         self, path: str | os.PathLike[str] | None = None, *, threads: int | None = None, n_ctx: int = 1024, seed: int = 0

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from tot.strategies.common import Search
 from tot.core import Answer, Budget, Evaluator, Result, Task
 from tot.errors import InputError
-from tot.model import Model
+from tot.models import Model
 from tot.tree import Node
 
 STOP = ("Input:", "\n\n")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tot.model import Model
+from tot.models import Model
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from tot.core import Candidate, Meter
-from tot.model import normalise
+from tot.models import normalise
 
 
 class ScriptedModel:

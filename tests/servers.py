@@ -105,7 +105,7 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None = None, s
 
 def server_command(port: int, *extra: str) -> list[str]:
     """The command that starts llama-cpp-python's server on the default model at 127.0.0.1:`port`."""
-    from tot.model import default_model_path
+    from tot.models import default_model_path
 
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1), "--verbose", "False", *extra]
@@ -135,7 +135,7 @@ def gguf_with_chat_template(source: Path, target: Path, template: str) -> Path:
         data = value.encode()
         return struct.pack("<Q", len(data)) + data
 
-    from tot import chat
+    from tot.models import chat
 
     with open(source, "rb") as handle:
         magic, version, tensors, count = struct.unpack("<4sIQQ", handle.read(24))

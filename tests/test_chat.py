@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import GEMMA_STYLE_TEMPLATE, gguf_with_chat_template
-from tot.chat import gguf_chat_template, model_template, render
+from tot.models.chat import gguf_chat_template, model_template, render
 from tot.errors import ModelError
 
 
@@ -45,6 +45,6 @@ def test_a_model_without_a_template_or_an_unknown_one_is_a_clear_error(tmp_path:
 
 
 def test_the_default_model_has_no_chat_template() -> None:
-    from tot.model import default_model_path
+    from tot.models import default_model_path
 
     assert gguf_chat_template(default_model_path()) is None

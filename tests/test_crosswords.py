@@ -281,7 +281,7 @@ def test_bp_scores_a_clue_again_once_its_letters_show() -> None:
 
 
 def test_score_many_falls_back_to_score_continuations() -> None:
-    from tot.model import score_many
+    from tot.models import score_many
 
     class Plain:
         name, meter = "plain", ScriptedModel().meter

@@ -6,7 +6,7 @@ import pytest
 
 import tot
 from tot.core import Budget
-from tot.model import Model
+from tot.models import Model
 from tot.tasks import crosswords as cw
 
 pytestmark = pytest.mark.model

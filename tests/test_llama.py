@@ -1,7 +1,7 @@
 """The llama.cpp backend: batched equals one by one, cached equals cold, residents, samples, grammar, usage.
 
 The equality tests are exact, but one: the backend keeps every row's arithmetic independent
-of its batch (see the `tot.llama` docstring), so there is no tolerance to choose; batched
+of its batch (see the `tot.models.llama` docstring), so there is no tolerance to choose; batched
 against one-by-one continuation scores allows 1e-3 nats, what a CI runner's CPU needed.
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tot.llama import LlamaModel, _split, continuation_trie
-from tot.model import Model, normalise
+from tot.models.llama import LlamaModel, _split, continuation_trie
+from tot.models import Model, normalise
 from tot.tasks.game24 import Game24, parse_proposals
 
 game = Game24()

@@ -12,7 +12,7 @@ import pytest
 import tot
 from tot.core import Budget
 from tot.errors import ModelError
-from tot.model import Model
+from tot.models import Model
 from tot.tasks.game24 import Game24
 
 pytestmark = pytest.mark.model

@@ -17,8 +17,8 @@ from tot import api
 from tot.bench import harness
 from tot.cli import app
 from tot.errors import InputError, ModelError
-from tot.model import normalise
-from tot.server import ServerModel, base_url, connect
+from tot.models import normalise
+from tot.models.server import ServerModel, base_url, connect
 
 runner = CliRunner()
 
@@ -249,7 +249,7 @@ def test_servers_of_different_models_are_refused() -> None:
 def test_a_worker_process_gets_the_server_error_intact() -> None:
     import pickle
 
-    from tot.server import ServerRefused
+    from tot.models.server import ServerRefused
 
     error = pickle.loads(pickle.dumps(ServerRefused("http://h:1", 503, "busy")))
     assert (error.message, error.exit_code) == ("the server at http://h:1 refused the request (HTTP 503): busy", 2)

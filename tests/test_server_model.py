@@ -12,7 +12,7 @@ from tests.servers import GEMMA_STYLE_TEMPLATE, gguf_with_chat_template, llama_c
 from tot import api
 from tot.cli import app
 from tot.errors import ModelError
-from tot.model import DEFAULT_MODEL_NAME, Model, default_model_path
+from tot.models import DEFAULT_MODEL_NAME, Model, default_model_path
 
 pytestmark = pytest.mark.model
 runner = CliRunner()
@@ -78,7 +78,7 @@ def test_a_server_without_logits_says_it_lacks_logprobs() -> None:
 
 
 def test_chat_changes_the_tokens_the_local_model_sees(chat_gguf: Path) -> None:
-    from tot.llama import load
+    from tot.models.llama import load
 
     plain, chat = load(chat_gguf), load(chat_gguf, chat=True)
     start_of_turn = plain.tokenize("<start_of_turn>", bos=False, special=True)

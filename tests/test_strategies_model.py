@@ -6,7 +6,7 @@ import pytest
 
 import tot
 from tot.core import Budget, Result
-from tot.model import Model
+from tot.models import Model
 from tot.tasks.game24 import Game24
 
 pytestmark = pytest.mark.model

@@ -27,7 +27,7 @@ from tot.evaluators import (
     ThoughtEvaluator,
     UniformValuer,
 )
-from tot.model import Model
+from tot.models import Model
 
 GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task")  # task: the task's own (`task.model_evaluator`)
 VALUERS = ("labels", "sample", "oracle", "uniform", "task")
@@ -94,7 +94,7 @@ def load_model(
         return connect(server, seed=seed, chat_template_from=path if chat else None, chat=chat)
 
     def make() -> Model:
-        from tot.llama import load
+        from tot.models.llama import load
 
         return load(path, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed, chat=chat)
 
@@ -114,13 +114,13 @@ def connect(
     Checks that the server answers. `chat` applies the chat template of the GGUF at
     `chat_template_from` (default: the default model's) here, before prompts are sent.
     """
-    from tot import server as http
+    from tot.models import server as http
 
     def make() -> Model:
         template = None
         if chat:
-            from tot.chat import model_template
-            from tot.model import resolve_model_path
+            from tot.models.chat import model_template
+            from tot.models import resolve_model_path
 
             template = model_template(resolve_model_path(chat_template_from))
         return http.connect(url, seed=seed, chat_template=template, timeout=timeout or http.DEFAULT_TIMEOUT)

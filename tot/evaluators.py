@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from tot.core import Candidate, Meter, Task
 from tot.errors import InputError
-from tot.model import Model, normalise, score_labels_many
+from tot.models import Model, normalise, score_labels_many
 
 
 class ParsedProposals(Protocol):

@@ -24,7 +24,7 @@ from typing import Any
 
 from tot.core import Answer, Candidate, Meter
 from tot.errors import InputError
-from tot.model import Model, normalise
+from tot.models import Model, normalise
 
 SIZE = 5
 SLOTS = tuple(f"h{i}" for i in range(1, SIZE + 1)) + tuple(f"v{i}" for i in range(1, SIZE + 1))
@@ -786,7 +786,7 @@ class GridScores:
         prompts (one model call per prompt the first time)."""
         found = self.scores.get(clue)
         if found is None:
-            from tot.model import score_many
+            from tot.models import score_many
 
             words = self.continuations
             lps: Any = self.np.mean(
@@ -966,7 +966,7 @@ class GridBeliefs(GridScores):
             return base
         scored = self.pattern_scores.get((clue, pattern))
         if scored is None:
-            from tot.model import score_many
+            from tot.models import score_many
 
             fitting = self._fitting(pattern)
             prompt = PATTERN_PROMPT.format(clue=clue, letters=spaced(pattern))

@@ -45,7 +45,7 @@ import numpy as np
 
 from tot.core import Meter
 from tot.errors import InputError, ModelError
-from tot.model import normalise
+from tot.models import normalise
 
 _BACKEND_READY = False
 _LOG_LINES: list[str] = []  # llama.cpp's recent log lines, shown when loading fails
@@ -104,7 +104,7 @@ class _Resident:
 
 
 class LlamaModel:
-    """A GGUF model loaded once and kept warm; implements `tot.model.Model`.
+    """A GGUF model loaded once and kept warm; implements `tot.models.Model`.
 
     `meter.prompt_tokens` counts the prompt and continuation tokens asked for,
     `meter.prompt_tokens_evaluated` those llama.cpp actually decoded (padding rows
@@ -131,7 +131,7 @@ class LlamaModel:
         self.seed = seed
         self.chat_template: str | None = None
         if chat:
-            from tot.chat import model_template
+            from tot.models.chat import model_template
 
             self.chat_template = model_template(self.path)
         self.padding_rows = 0
@@ -233,7 +233,7 @@ class LlamaModel:
         """The tokens the model sees for `prompt`: with a chat template, as a user message followed by its turn."""
         if self.chat_template is None:
             return self.tokenize(prompt, bos=True)
-        from tot.chat import render
+        from tot.models.chat import render
 
         return self.tokenize(render(self.chat_template, prompt), bos=True, special=True)
 
@@ -810,8 +810,8 @@ def load(
 ) -> LlamaModel:
     """Load a GGUF model (the default model when `path` is None), checked before llama.cpp sees it.
 
-    `chat`: send prompts in the model's chat template (see `tot.chat`).
+    `chat`: send prompts in the model's chat template (see `tot.models.chat`).
     """
-    from tot.model import resolve_model_path
+    from tot.models import resolve_model_path
 
     return LlamaModel(resolve_model_path(path), n_threads=threads, n_gpu_layers=n_gpu_layers, seed=seed, chat=chat)

@@ -1,4 +1,4 @@
-"""A model behind an OpenAI-compatible HTTP server (vLLM, SGLang, llama.cpp's servers, Ollama); implements `tot.model.Model`.
+"""A model behind an OpenAI-compatible HTTP server (vLLM, SGLang, llama.cpp's servers, Ollama); implements `tot.models.Model`.
 
 Everything goes through `/v1/completions` with text prompts:
 - `complete` and `sample`: one request per sample, each with its own seed (servers differ in
@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from tot.core import Meter
 from tot.errors import InputError, ModelError
-from tot.model import normalise
+from tot.models import normalise
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -187,7 +187,7 @@ class ServerModel:
         """The text the server is sent for `text`: itself, or a user message in the model's chat template."""
         if self.chat_template is None:
             return text
-        from tot.chat import render
+        from tot.models.chat import render
 
         return render(self.chat_template, text)
 

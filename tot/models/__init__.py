@@ -1,6 +1,6 @@
 """The model protocol search needs, and where the default model file comes from.
 
-The llama.cpp implementation lives in `tot.llama` and is imported only when a
+The llama.cpp implementation lives in `tot.models.llama` and is imported only when a
 model is actually loaded, so `import tot` stays light.
 """
 
@@ -73,7 +73,7 @@ def score_labels_many(model: Model, prompts: Sequence[str], labels: Sequence[str
 
 def score_many(model: Model, prompt: str, continuations: Sequence[str], *, expand: int = 62) -> list[float]:
     """Log-probabilities of many continuations (a whole word list): the model's own `score_many`
-    when it has one (llama.cpp: a few decodes, see `tot.llama.LlamaModel.score_many`), else
+    when it has one (llama.cpp: a few decodes, see `tot.models.llama.LlamaModel.score_many`), else
     `score_continuations` (exact, one continuation at a time on most backends)."""
     own = getattr(model, "score_many", None)
     if own is not None:

@@ -1,0 +1,162 @@
+"""`tot solve` and `tot check`: search for a solution, verify an answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+
+from tot import api, render, strategies, tasks
+from tot.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_SOLVED,
+    EXIT_UNSOLVED,
+    ChatOpt,
+    GpuOpt,
+    ModelOpt,
+    SeedOpt,
+    ThreadsOpt,
+    _nothing,
+    _puzzle,
+    app,
+    console,
+    errors,
+    fail,
+)
+from tot.core import Budget
+from tot.errors import TotError
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def solve(
+    task: Annotated[str, typer.Argument(help="Task name (game24) or module:Class for your own task.")],
+    puzzle: Annotated[list[str], typer.Argument(help="The puzzle, e.g. 4 9 10 13.")],
+    preset: Annotated[
+        Optional[str], typer.Option(help="fast: MCTS over every legal step, the model's likelihood of each as its prior, one-pass values. "
+                                    "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: the paper's "
+                                    "crossword DFS. Default: the task's own (crossword for crossword), else fast.")
+    ] = None,
+    strategy: Annotated[
+        Optional[str],
+        typer.Option(help="Search strategy (default from the preset): bfs, dfs, best-first, mcts, or the baselines "
+                     "io, cot, cot-sc (no search: the model answers directly, with one or several chains of thought)."),
+    ] = None,
+    generator: Annotated[
+        Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), values (legal steps ranked by the "
+                                    "values of the states they lead to, one batched call), propose (the paper's prompt), "
+                                    "grammar (propose, constrained to legal lines), all (no model), task (the task's own; "
+                                    "crosswords).")
+    ] = None,
+    evaluator: Annotated[
+        Optional[str], typer.Option(help="State values: labels (one pass), sample (paper, 3 samples), oracle (exact solver), "
+                                    "uniform (all equal), task (the task's own; crosswords).")
+    ] = None,
+    breadth: Annotated[Optional[int], typer.Option(help="BFS beam width b.")] = None,
+    backtrack: Annotated[
+        Optional[bool], typer.Option("--backtrack/--no-backtrack", help="BFS: search the pruned thoughts when the beam fails.")
+    ] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="DFS: prune children valued below this (default 0.01).")] = None,
+    simulations: Annotated[Optional[int], typer.Option(help="MCTS: simulations (default 1000).")] = None,
+    c_puct: Annotated[Optional[float], typer.Option(help="MCTS: exploration constant of PUCT (default 1.0).")] = None,
+    samples: Annotated[Optional[int], typer.Option(help="CoT-SC: chains of thought to vote over (default 10).")] = None,
+    set_options: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="Any strategy option, KEY=VALUE (repeatable), e.g. --set max_steps=100 --set rollouts=4."),
+    ] = None,
+    max_calls: Annotated[Optional[int], typer.Option(help="Budget: model calls.")] = api.DEFAULT_BUDGET.max_calls,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Budget: evaluated + generated tokens.")] = None,
+    max_seconds: Annotated[Optional[float], typer.Option(help="Budget: wall seconds.")] = None,
+    max_nodes: Annotated[Optional[int], typer.Option(help="Budget: nodes expanded.")] = None,
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    n_gpu_layers: GpuOpt = None,
+    seed: SeedOpt = 0,
+    server: Annotated[
+        Optional[str], typer.Option(help="URL of an OpenAI-compatible server (vLLM, llama.cpp) to use instead of a local model.")
+    ] = None,
+    chat: ChatOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result (with the whole tree) instead.")] = False,
+    show_tree: Annotated[bool, typer.Option("--tree/--no-tree", help="Draw the search tree.")] = True,
+) -> None:
+    """Search for a solution and print the verified answer, the path, the tree and the usage.
+
+    Exit codes: 0 solved, 1 no solution within budget, 2 bad input, 130 interrupted.
+    """
+    try:
+        budget = Budget(max_calls=max_calls, max_tokens=max_tokens, max_seconds=max_seconds, max_nodes=max_nodes)
+        options: dict[str, Any] = {}
+        if breadth is not None:
+            options["breadth"] = breadth
+        if backtrack is not None:
+            options["backtrack"] = backtrack
+        named = {"threshold": threshold, "simulations": simulations, "c_puct": c_puct, "samples": samples}
+        options.update({name: value for name, value in named.items() if value is not None})
+        options.update(strategies.parse_options(set_options or []))
+        loaded = None
+        text = _puzzle(puzzle)
+        task_obj = tasks.get(task)
+        tasks.start(task_obj, text)  # a malformed puzzle fails before the model loads
+        chosen = api.PRESETS.get(preset or str(getattr(task_obj, "preset", "fast")))
+        needs_model = chosen is None or (generator or chosen.generator) != "all" or (
+            evaluator or chosen.valuer
+        ) in ("labels", "sample", "task") or strategies.takes_model(strategies.get(strategy or chosen.strategy))
+        if needs_model:
+            with console.status("loading model…", spinner="dots") if not as_json else _nothing():
+                loaded = api.load_model(
+                    model, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed, chat=chat, server=server
+                )
+        with console.status("searching…", spinner="dots") if not as_json else _nothing() as status:
+            watch = getattr(task_obj, "watching", None)  # tasks that can draw the state being expanded
+            if status is not None and watch is not None:
+                watch(lambda state: status.update(render.live_view(task_obj, state)))
+            result = api.solve(
+                task_obj,
+                text,
+                preset=preset,
+                strategy=strategy,
+                generator=generator,
+                valuer=evaluator,
+                budget=budget,
+                model=loaded,
+                seed=seed,
+                **options,
+            )
+    except TotError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if as_json:
+        report = getattr(task_obj, "report", None)  # a task's own account of its result (crossword: grid, metrics)
+        print(json.dumps({**result.as_dict(), **(report(text, result) if report is not None else {})}))
+    else:
+        console.print(render.summary(result, show_tree=show_tree))
+        view = render.final_view(task_obj, text, result)
+        if view is not None:
+            console.print(view)
+    if result.stop_reason == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_SOLVED if result.solved else EXIT_UNSOLVED)
+
+
+@app.command(context_settings={"ignore_unknown_options": True})  # an answer may start with '-'
+def check(
+    task: Annotated[str, typer.Argument(help="Task name, e.g. game24.")],
+    puzzle: Annotated[str, typer.Argument(help='The puzzle, quoted: "4 9 10 13".')],
+    answer: Annotated[str, typer.Argument(help='Your answer, quoted: "(13-9)*(10-4)".')],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object instead.")] = False,
+) -> None:
+    """Verify an answer exactly with the task's own rules (exit 0 if correct, 1 if not)."""
+    try:
+        verdict = api.check(task, puzzle, answer)
+    except TotError as error:
+        fail(error)
+    if as_json:
+        print(json.dumps({"answer": verdict.text, "correct": verdict.verified, "detail": verdict.detail}))
+    elif verdict.verified:
+        console.print(f"[bold green]correct[/]: {escape(verdict.text)} {escape(verdict.detail)}", highlight=False)
+    else:
+        console.print(f"[bold red]wrong[/]: {escape(verdict.text)} {escape(verdict.detail)}", highlight=False)
+    raise typer.Exit(EXIT_SOLVED if verdict.verified else EXIT_UNSOLVED)
