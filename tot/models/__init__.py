@@ -10,7 +10,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tot.core import Meter
 from tot.errors import ModelError
@@ -22,7 +22,10 @@ class Model(Protocol):
     Every call first calls `meter.begin_call()` (which raises when a running search's budget is
     spent), then adds what it cost to `meter`. A backend may also offer
     `score_labels_many(prompts, labels)`: `score_labels` of several prompts in one call (see
-    `score_labels_many` below, which falls back to one call per prompt).
+    `score_labels_many` below, which falls back to one call per prompt), and
+    `embed(prefix, texts, *, layers, pooling)`: the model's hidden states for each text read after
+    `prefix` (see `embed` below; the llama.cpp backend gives any layer, pooled over the text's own
+    tokens, and a server its `/v1/embeddings`).
     """
 
     name: str
@@ -70,6 +73,15 @@ def score_labels_many(model: Model, prompts: Sequence[str], labels: Sequence[str
         return [model.score_labels(prompt, labels) for prompt in prompts]
     scores: list[list[float]] = many(prompts, labels)
     return scores
+
+def embed(model: Model, prefix: str, texts: Sequence[str], *, layers: Sequence[int], pooling: str) -> Any:
+    """`model.embed`: one row of features per text (a float32 array), or a one-line ModelError where
+    the backend has no hidden states to give."""
+    own = getattr(model, "embed", None)
+    if own is None:
+        raise ModelError(f"the model backend {type(model).__name__} ({model.name}) gives no hidden states (embed)")
+    return own(prefix, texts, layers=layers, pooling=pooling)
+
 
 def score_many(model: Model, prompt: str, continuations: Sequence[str], *, expand: int = 62) -> list[float]:
     """Log-probabilities of many continuations (a whole word list): the model's own `score_many`

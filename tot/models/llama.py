@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tot.core import Meter
 from tot.errors import InputError, ModelError
 from tot.models import normalise
@@ -78,6 +80,7 @@ class LlamaModel:
         self.cache = PrefixCache(self.decoder)
         self.scorer = Scorer(self.decoder, self.cache)
         self._tokens: dict[str, tuple[int, ...]] = {}  # continuation text -> tokens (score_many)
+        self._embedder: Any = None  # a second context for hidden states, made on the first `embed`
 
     def _load_model(self, n_gpu_layers: int | None) -> Any:
         params = self.lib.llama_model_default_params()
@@ -114,10 +117,14 @@ class LlamaModel:
     def forget(self) -> None:
         """Empty the KV cache and drop every resident prefix: the next call starts cold."""
         self.cache.forget()
+        if self._embedder is not None:
+            self._embedder.cache.forget()
 
     def close(self) -> None:
         decoder = getattr(self, "decoder", None)
         if decoder is not None and decoder.ctx:
+            if self._embedder is not None:
+                self._embedder.close()
             decoder.close()
             self.lib.llama_model_free(self.model)
 
@@ -267,6 +274,29 @@ class LlamaModel:
                         sampler.free()
                     self.decoder.drop_lanes(range(1, len(samplers) + 1))
             return texts
+
+    def embed(
+        self, prefix: str, texts: Sequence[str], *, layers: Sequence[int] = (-1,), pooling: str = "mean"
+    ) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Hidden states of each text read after `prefix` (one row per text), in one call.
+
+        For each of `layers` (1..n_layer, or -1 for the last, normalised as llama.cpp's embeddings are),
+        the text's own tokens (those after its common prefix with `prefix`) pooled: their `mean`, the
+        `last`, or both (`mean+last`), concatenated over layers. The prefix is decoded once and kept;
+        the texts run side by side in lanes (see `tot.models.llama_embed`).
+        """
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        with self._call():
+            if self._embedder is None:
+                from tot.models.llama_embed import Embedder
+
+                self._embedder = Embedder(self.lib, self.model, threads=self.threads, meter=self.meter)
+            head = self.tokenize(prefix, bos=True)  # features of the plain text, with or without a chat template
+            tokenized = [self.tokenize(prefix + text, bos=True) for text in texts]
+            self.meter.prompt_tokens += sum(len(t) for t in tokenized)
+            features: np.ndarray[Any, np.dtype[np.float32]] = self._embedder.embed(head, tokenized, layers, pooling)
+            return features
 
 
 def load(
