@@ -296,3 +296,34 @@ def test_the_game24_feature_prompt_splits_the_verdict_prompt() -> None:
 def test_the_learned_evaluator_without_a_value_file_is_one_clear_error() -> None:
     with pytest.raises(InputError, match="needs a value file"):
         tot.solve(Spell(), "", generator="all", valuer="learned", model=ScriptedFeatures())
+
+
+# ---- embeddings from a server ------------------------------------------------------------------------
+
+
+def test_a_server_embeds_through_v1_embeddings_in_one_request() -> None:
+    from tests.servers import FakeServer
+    from tot.models import server
+
+    def reply(path: str, body: dict[str, Any]) -> Any:
+        assert path == "/v1/embeddings"
+        return {"data": [{"index": i, "embedding": [float(len(t)), 1.0, 2.0]} for i, t in enumerate(body["input"])][::-1],
+                "usage": {"prompt_tokens": 7}}
+
+    with FakeServer(reply) as fake:
+        served = server.connect(fake.url)
+        rows = served.embed("P:", ["a", "bbb"], layers=(-1,), pooling="server")
+        assert rows.tolist() == [[3.0, 1.0, 2.0], [5.0, 1.0, 2.0]]  # in input order, whatever order they came in
+        assert len(fake.requests) == 1 and served.meter.calls == 1 and served.meter.prompt_tokens == 7
+        with pytest.raises(InputError, match="needs a local GGUF model"):
+            served.embed("P:", ["a"], layers=(9,), pooling="mean")
+
+
+def test_a_server_without_embeddings_is_one_clear_error() -> None:
+    from tests.servers import FakeServer
+    from tot.errors import ModelError
+    from tot.models import server
+
+    with FakeServer(lambda path, body: (404, {"error": {"message": "Not Found"}})) as fake:
+        with pytest.raises(ModelError, match=r"offers no embeddings \(/v1/embeddings: HTTP 404"):
+            server.connect(fake.url).embed("P:", ["a"], layers=(-1,), pooling="server")

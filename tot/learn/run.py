@@ -233,7 +233,7 @@ def learn(
     stored = FeatureSpec(prompt.version, (-1,), "server") if servers else FeatureSpec(prompt.version, tuple(layers), "mean+last")
     if candidates is None:
         candidates = default_candidates(stored)
-    every = max(2, validation_every)
+    every = max(2, min(validation_every, len(puzzles) // 2))  # a few puzzles: every other one is held out
     validation = {p.text for i, p in enumerate(puzzles) if i % every == every - 1}
     summary = LearnSummary(out, work_dir)
     records: list[Record] = []
