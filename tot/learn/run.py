@@ -233,8 +233,7 @@ def learn(
     stored = FeatureSpec(prompt.version, (-1,), "server") if servers else FeatureSpec(prompt.version, tuple(layers), "mean+last")
     if candidates is None:
         candidates = default_candidates(stored)
-    every = max(2, min(validation_every, len(puzzles) // 2))  # a few puzzles: every other one is held out
-    validation = {p.text for i, p in enumerate(puzzles) if i % every == every - 1}
+    validation: set[str] = set()
     summary = LearnSummary(out, work_dir)
     records: list[Record] = []
     previous: ValueFile | None = None
@@ -249,6 +248,8 @@ def learn(
         searched = execute(jobs, work_dir / "searches.jsonl", spec_model, seed=seed, workers=workers,
                            progress=progress(f"generation {number}: searches"))
         records += searched.records
+        if not validation:
+            validation = held_out_puzzles(searched.records, validation_every, seed)
         examples = train.merge(_states(records), _prefix_table(records))
         feature_of = _features(examples, stored, spec_model, work_dir, seed, workers, progress(f"generation {number}: features"))
         train_set, held = train.split(examples, validation)
@@ -266,7 +267,7 @@ def learn(
             feature=spec,
             head=trained.head,
             training={
-                "puzzles": len(puzzles), "rows": _rows(puzzles), "validation_every": every, "generation": number,
+                "puzzles": len(puzzles), "rows": _rows(puzzles), "validation_puzzles": sorted(validation), "generation": number,
                 "search": job.as_dict(), "labels": labelled, "examples": len(examples), "train": len(train_set),
                 "held_out": len(held), "undecided": "rollouts" if settings.rollouts else "dropped",
                 "rollouts": settings.rollouts, "candidate": chosen.describe(),
@@ -294,6 +295,19 @@ def learn(
     except OSError as error:
         raise InputError(f"cannot write {out}: {error.strerror or error}") from None
     return summary
+
+
+def held_out_puzzles(records: Sequence[Record], every: int, seed: int) -> set[str]:
+    """1 in `every` puzzles (at least one), drawn with `seed` from the solved and the unsolved ones alike, so that
+    the held-out states have both labels where the searches found both."""
+    chosen: set[str] = set()
+    rng = random.Random(f"validation:{seed}")
+    for solved in (True, False):
+        group = sorted(r["puzzle"] for r in records if bool(r.get("solved")) == solved)
+        rng.shuffle(group)
+        if group:
+            chosen.update(group[: max(1, round(len(group) / max(2, every)))])
+    return chosen
 
 
 def default_candidates(stored: FeatureSpec) -> list[train.Candidate]:
