@@ -6,7 +6,6 @@ import base64
 import builtins
 import json
 import pickle
-import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from tot.tasks.game24 import Game24
 
 def labelled(task: Any, result: Any, rollouts: int = 0, puzzle: str = "") -> list[Any]:
     root = result.tree.root
-    return label_tree(task, result.tree, goal_check(task, puzzle, root), rollouts=rollouts, rng=random.Random(0))
+    return label_tree(task, result.tree, goal_check(task, puzzle, root), rollouts=rollouts)
 
 
 @pytest.mark.parametrize("strategy", ["mcts", "dfs", "bfs", "best-first"])

@@ -50,7 +50,7 @@ class SearchSettings:
     budget: Budget = Budget(max_nodes=2000)
     options: tuple[tuple[str, Any], ...] = ()
     preset: str | None = None
-    rollouts: int = 16  # playouts per undecided state; 0 drops undecided states
+    rollouts: int = 256  # playouts per undecided state; 0 drops undecided states
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,7 @@ def run_search(job: Job, model: Model | None) -> Record:
     if result.stop_reason == "interrupted":
         raise KeyboardInterrupt
     root = result.tree.root
-    labelled = label_tree(task, result.tree, goal_check(task, job.puzzle.text, root), rollouts=s.rollouts,
-                          rng=random.Random(f"{job.seed}:{job.puzzle.text}"))
+    labelled = label_tree(task, result.tree, goal_check(task, job.puzzle.text, root), rollouts=s.rollouts, seed=job.seed)
     prompt = FeaturePrompt(task)
     prefixes: dict[str, int] = {}
     states = []
