@@ -22,13 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from tot.api import LEARNED_VALUERS
 from tot.bench.config import Puzzle, select_puzzles, split_list
 from tot.bench.harness import Job, ModelSpec, Progress, Record, Summary, execute, job_key, model_name, model_spec
 from tot.errors import InputError
 from tot.models import Model
 
 TASK = "game24"
-VALUERS = ("labels", "sample", "oracle", "uniform", "learned", "mixed")  # learned, mixed: with a value file
+VALUERS = ("labels", "sample", "oracle", "uniform", *LEARNED_VALUERS)  # learned, lookahead, mixed: with a value file
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class ValueConfig:
 
     @property
     def needs_model(self) -> bool:
-        return self.valuer in ("labels", "sample", "learned", "mixed")
+        return self.valuer in ("labels", "sample", *LEARNED_VALUERS)
 
     def as_dict(self) -> dict[str, Any]:
         return {"valuer": self.valuer, "per_depth": self.per_depth,
@@ -120,7 +121,7 @@ def value_jobs(
 ) -> list[Job]:
     jobs = []
     for valuer in valuers:
-        config = ValueConfig(valuer, per_depth, *(value if valuer in ("learned", "mixed") else ("", "")))
+        config = ValueConfig(valuer, per_depth, *(value if valuer in LEARNED_VALUERS else ("", "")))
         identity = model.identity() if model is not None and config.needs_model else None
         for puzzle in puzzles:
             key = job_key("values", TASK, puzzle.text, config.as_dict(), seed, identity)
@@ -162,8 +163,8 @@ def run(
         from tot.learn import valuefile
 
         file = (value, str(valuefile.load(value).as_dict()["checksum"]))
-    elif {"learned", "mixed"} & set(names):
-        raise InputError("the learned and mixed valuers need a value file: --value FILE (made by `tot learn`)")
+    elif set(LEARNED_VALUERS) & set(names):
+        raise InputError(f"the {'/'.join(LEARNED_VALUERS)} valuers need a value file: --value FILE (made by `tot learn`)")
     jobs = value_jobs(puzzles, names, per_depth, seed, spec if needs_model else None, file)
     return execute(jobs, out, spec, seed=seed, workers=workers, progress=progress)
 

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tot.api import GENERATORS, PRESETS
+from tot.api import GENERATORS, LEARNED_VALUERS, PRESETS
 from tot.core import Budget
 from tot.errors import InputError
 from tot.tasks import ALIASES
 
-EVALUATORS = ("model", "labels", "sample", "uniform", "oracle", "learned", "mixed")
-MODEL_VALUERS = ("labels", "sample", "learned", "mixed")  # learned, mixed: with --value FILE
+EVALUATORS = ("model", "labels", "sample", "uniform", "oracle", *LEARNED_VALUERS)
+MODEL_VALUERS = ("labels", "sample", *LEARNED_VALUERS)  # learned, lookahead, mixed: with --value FILE
 MODEL_FREE_VALUERS = ("uniform", "oracle")
 BUDGET_KINDS = ("calls", "tokens", "seconds", "nodes")
 BASELINES = frozenset({"io", "cot", "cot-sc"})
@@ -419,7 +419,7 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
     value, checksum = _value_file(values.get("value"))
     for grid in grids:
         for config in expand(grid, getattr(task, "preset", "fast")):
-            if config.valuer in ("learned", "mixed"):
+            if config.valuer in LEARNED_VALUERS:
                 if not value:
                     raise InputError(f"evaluator {config.valuer} needs a value file: --value FILE (made by `tot learn`)")
                 config = replace(config, value=value, value_checksum=checksum)

@@ -152,7 +152,8 @@ def test_merge_keeps_one_example_per_prompt_and_a_positive_wins() -> None:
     only = examples[("P", "x")]
     assert only.label and only.depth == 1 and only.puzzles == {"p1", "p2"}
     fit_on, held = train.split(examples, {"p2"})
-    assert fit_on == [only] and held == []  # a state a training puzzle reached is never held out
+    assert fit_on == [only] and held == [only]  # reached by a training and a held-out puzzle: in both, as at test time
+    assert train.split(examples, {"p1", "p2"}) == ([], [only])
 
 
 # ---- the value file --------------------------------------------------------------------------------
@@ -326,3 +327,16 @@ def test_a_server_without_embeddings_is_one_clear_error() -> None:
     with FakeServer(lambda path, body: (404, {"error": {"message": "Not Found"}})) as fake:
         with pytest.raises(ModelError, match=r"offers no embeddings \(/v1/embeddings: HTTP 404"):
             server.connect(fake.url).embed("P:", ["a"], layers=(-1,), pooling="server")
+
+
+def test_lookahead_values_a_state_by_its_best_child_in_one_call_and_never_by_the_goal_test(tmp_path: Path) -> None:
+    from tot.learn.valuer import LookaheadValuer
+
+    task, model = Spell("cab"), ScriptedFeatures()
+    learned = LearnedValuer(task, model, small_value())
+    ahead = LookaheadValuer(learned)
+    values = ahead.many(["", "c", "ca"])
+    assert model.batches == [6]  # the children of "" and "c" (a, b, c; ca, cb, cc) and "ca" itself: 6 distinct
+    assert values[0] == pytest.approx(max(learned.many(["a", "b", "c"])))
+    assert values[1] == pytest.approx(max(learned.many(["ca", "cb", "cc"])))
+    assert values[2] == pytest.approx(learned.many(["ca"])[0])  # its children are terminal: its own value

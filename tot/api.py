@@ -30,8 +30,9 @@ from tot.evaluators import (
 from tot.models import Model
 
 GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task")  # task: the task's own (`task.model_evaluator`)
-VALUERS = ("labels", "sample", "oracle", "uniform", "task", "learned", "mixed")  # learned, mixed: need a value file
-MODEL_VALUERS = ("labels", "sample", "task", "learned", "mixed")
+LEARNED_VALUERS = ("learned", "lookahead", "mixed")  # a value file's head (tot.learn.valuer): need `value`
+VALUERS = ("labels", "sample", "oracle", "uniform", "task", *LEARNED_VALUERS)
+MODEL_VALUERS = ("labels", "sample", "task", *LEARNED_VALUERS)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def make_evaluator(
     """Combine a thought generator and a state valuer (see `tot.evaluators`) for `task`.
 
     `value`: a learned value (a `tot.learn.valuefile.ValueFile` or its path), for the valuers
-    `learned` and `mixed` (learned and prompted label values averaged)."""
+    `learned`, `lookahead` (the best learned value one step on) and `mixed` (learned and prompted
+    label values averaged)."""
     if generator not in GENERATORS:
         raise InputError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
     if valuer not in VALUERS:
@@ -183,8 +185,8 @@ def make_evaluator(
         val = LabelValuer(prompts, model)  # type: ignore[arg-type]
     elif valuer == "sample":
         val = SampledValuer(prompts, model, n=value_samples)  # type: ignore[arg-type]
-    elif valuer in ("learned", "mixed"):
-        val = _learned(task, model, value, mixed=valuer == "mixed")
+    elif valuer in LEARNED_VALUERS:
+        val = _learned(task, model, value, valuer)
     elif valuer == "oracle":
         val = OracleValuer(task)
     else:
@@ -198,15 +200,17 @@ def make_evaluator(
     return ThoughtEvaluator(task, gen, val, meter)
 
 
-def _learned(task: Any, model: Any, value: Any, *, mixed: bool) -> Any:
-    """The learned valuer of `value` (or it mixed with the label values): see `tot.learn.valuer`."""
-    from tot.learn.valuer import LearnedValuer, MixedValuer
+def _learned(task: Any, model: Any, value: Any, kind: str) -> Any:
+    """The learned valuer of `value`, with one step of lookahead, or mixed with the label values (`tot.learn.valuer`)."""
+    from tot.learn.valuer import LearnedValuer, LookaheadValuer, MixedValuer
 
     if value is None:
-        raise InputError("the learned evaluator needs a value file (--value FILE; make one with `tot learn`)")
+        raise InputError(f"the {kind} evaluator needs a value file (--value FILE; make one with `tot learn`)")
     learned = LearnedValuer(task, model, value)
-    if not mixed:
+    if kind == "learned":
         return learned
+    if kind == "lookahead":
+        return LookaheadValuer(learned)
     prompts = getattr(task, "prompts", None)
     if prompts is None:
         raise InputError(f"task {task.name} has no prompts, so its learned value cannot be mixed with label values")

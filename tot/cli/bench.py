@@ -21,7 +21,7 @@ def bench(
     evaluator: Annotated[
         Optional[str],
         typer.Option(help="Evaluators, comma-separated: model (the preset's model generator and valuer), labels, sample, "
-                     "uniform, oracle (these two with the model-free `all` generator), learned, mixed (with --value). "
+                     "uniform, oracle (these two with the model-free `all` generator), learned, lookahead, mixed (with --value). "
                      "Default: model."),
     ] = None,
     value: Annotated[Optional[str], typer.Option("--value", help="A value file made by `tot learn`, for the evaluators "
@@ -98,8 +98,8 @@ def _benchmark(run: Any, as_json: bool) -> None:
 @app.command()
 def auc(
     rows: Annotated[str, typer.Option(help="Rows of 24.csv, START:STOP[:STEP], stop exclusive.")] = "900:1000",
-    valuer: Annotated[str, typer.Option(help="Valuers, comma-separated: labels, sample, oracle, uniform, learned "
-                                        "(with --value).")] = "labels,sample",
+    valuer: Annotated[str, typer.Option(help="Valuers, comma-separated: labels, sample, oracle, uniform, learned, "
+                                        "lookahead (with --value).")] = "labels,sample",
     value: Annotated[Optional[str], typer.Option("--value", help="A value file made by `tot learn` (valuer learned).")] = None,
     per_depth: Annotated[int, typer.Option(help="States per depth (1 and 2 steps from the start) per puzzle.")] = 10,
     out: Annotated[str, typer.Option(help="JSON-lines file, appended; rerun to resume.")] = "auc-game24.jsonl",

@@ -52,7 +52,7 @@ def solve(
     evaluator: Annotated[
         Optional[str], typer.Option(help="State values: labels (one pass), sample (paper, 3 samples), oracle (exact solver), "
                                     "uniform (all equal), task (the task's own; crosswords), learned (a --value file), "
-                                    "mixed (learned and labels averaged).")
+                                    "lookahead (the best learned value one step on), mixed (learned and labels averaged).")
     ] = None,
     value: Annotated[
         Optional[str], typer.Option("--value", help="A value file made by `tot learn`: state values from the model's "

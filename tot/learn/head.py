@@ -9,7 +9,7 @@ that validation set, so a value of 0.8 means about 80% of such states were solva
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,14 +65,18 @@ def fit(
     *,
     hidden: int = 0,
     decay: float = 1e-3,
-    epochs: int = 60,
+    epochs: int = 80,
     batch: int = 256,
     rate: float = 1e-3,
-    patience: int = 8,
+    patience: int = 10,
     weights: np.ndarray[Any, Any] | None = None,
     seed: int = 0,
+    score: Callable[[Array], float] | None = None,
 ) -> Head:
-    """Train on (x, y), stop early and calibrate on (x_val, y_val); `weights` weigh the training rows."""
+    """Train on (x, y), stop early and calibrate on (x_val, y_val); `weights` weigh the training rows.
+
+    Early stopping keeps the epoch with the lowest validation log-loss, or with the highest
+    `score(validation logits)` when given (e.g. the held-out AUC)."""
     rng = np.random.default_rng(seed)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -104,14 +108,16 @@ def fit(
                 first[k] = 0.9 * first[k] + 0.1 * g
                 second[k] = 0.999 * second[k] + 0.001 * g * g
                 p -= rate * (first[k] / (1 - 0.9**step)) / (np.sqrt(second[k] / (1 - 0.999**step)) + 1e-8)
-        loss = _loss(params, xv, yv)
+        loss = _loss(params, xv, yv) if score is None else -score(_forward(params, xv)[1])
+        if not math.isfinite(loss):
+            loss = _loss(params, xv, yv)
         if loss < best[0] - 1e-5:
             best = (loss, [p.copy() for p in params], epoch)
         elif epoch - best[2] >= patience:
             break
     params = best[1]
     layers = tuple((params[k], params[k + 1]) for k in range(0, len(params), 2))
-    head = Head(mean, scale, layers, info={"epochs": best[2] + 1, "validation_loss": round(float(best[0]), 6)})
+    head = Head(mean, scale, layers, info={"epochs": best[2] + 1, "validation": round(float(abs(best[0])), 6)})
     a, b = platt(head.logits(x_val), yv)
     return Head(mean, scale, layers, (a, b), head.info)
 

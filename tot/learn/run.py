@@ -281,7 +281,7 @@ def learn(
                                 path, before)
         summary.generations.append(generation)
         report(generation)
-        now = train.score({int(d): v for d, v in trained.validation["auc_by_depth"].items()})
+        now = float(trained.validation["score"])
         if before is not None and now < before + MIN_GAIN:
             summary.stopped = (f"generation {number} did not improve the held-out AUC "
                                f"({now:.4f} against {before:.4f} for generation {number - 1} on the same states)")
@@ -387,7 +387,7 @@ def _held_score(value: ValueFile, held: Sequence[train.Example], feature_of: dic
     else:
         cols = train.columns(stored.layers, width, value.feature.layers, value.feature.pooling)
     x = np.stack([feature_of[e.key] for e in held]).astype(np.float32)[:, cols]
-    return train.score(train.depth_aucs(value.head.predict(x), held))
+    return train.mean_auc(value.head.predict(x), held)
 
 
 def _count(records: Sequence[Record]) -> dict[str, int]:

@@ -2,10 +2,12 @@
 
 The states of every search so far are merged by prompt (a state seen in several puzzles is one
 example; it is positive if any search proved it so, since a positive label is always exact).
-Validation: the states of the validation puzzles that no training puzzle reached (so the
-held-out numbers are about states the head never saw). Each candidate (layers, pooling,
-hidden units) is trained on the rest and judged on the validation states by its AUC at each
-search depth; the best mean wins.
+Training: the states the training puzzles' searches reached. Validation: the states the held-out
+puzzles' searches reached, whether or not a training search reached them too, as at test time
+(Game of 24 puzzles share many states); the AUC on the validation states no training search
+reached is reported beside it. Each candidate (layers, pooling, hidden units) is trained on the
+training states, stopped early at its best validation AUC and judged by its AUC at each search
+depth; the best mean wins.
 """
 
 from __future__ import annotations
@@ -68,12 +70,20 @@ def merge(states: Iterable[Mapping[str, Any]], prefixes: Sequence[str]) -> dict[
 
 
 def split(examples: Mapping[Key, Example], validation: set[str]) -> tuple[list[Example], list[Example]]:
-    """(training, validation) examples: validation holds those reached only by validation puzzles."""
-    train: list[Example] = []
-    held: list[Example] = []
-    for example in examples.values():
-        (held if example.puzzles <= validation else train).append(example)
+    """(training, validation) examples: those reached by a training puzzle, and those reached by a
+    validation puzzle (a state reached by both is in both)."""
+    train = [e for e in examples.values() if e.puzzles - validation]
+    held = [e for e in examples.values() if e.puzzles & validation]
     return train, held
+
+
+def mean_auc(scores: np.ndarray[Any, Any], examples: Sequence[Example]) -> float:
+    """`score` of the depth AUCs, or the AUC over all depths where no depth has enough of both labels."""
+    by_depth = depth_aucs(scores, examples)
+    if by_depth:
+        return score(by_depth)
+    overall = auc(scores, [e.label for e in examples])
+    return -math.inf if overall is None else overall
 
 
 def columns(stored_layers: Sequence[int], width: int, layers: Sequence[int], pooling: str) -> np.ndarray[Any, Any]:
@@ -146,24 +156,29 @@ def choose(
     y = np.array([e.label for e in train], dtype=np.float64)
     yv = np.array([e.label for e in held], dtype=np.float64)
     weights = _balance(train)
+    seen = {e.key for e in train}
     best: Trained | None = None
     table = []
     for candidate in candidates:
         cols = columns(stored_layers, width, candidate.layers, candidate.pooling)
         head = fit(x_all[:, cols], y, v_all[:, cols], yv, hidden=candidate.hidden, decay=candidate.decay,
-                   weights=weights, seed=seed)
+                   weights=weights, seed=seed, score=lambda logits: mean_auc(logits, held))
         predicted = head.predict(v_all[:, cols])
         aucs = depth_aucs(predicted, held)
         overall = auc(predicted, yv)
+        unseen = [i for i, e in enumerate(held) if e.key not in seen]
         row = {
             "candidate": candidate.describe(),
             "auc": None if overall is None else round(overall, 4),
             "auc_by_depth": {str(d): round(v, 4) for d, v in aucs.items()},
+            "unseen_auc_by_depth": {str(d): round(v, 4) for d, v in
+                                    depth_aucs(predicted[unseen], [held[i] for i in unseen]).items()},
+            "score": round(mean_auc(predicted, held), 4),
             "brier": round(float(np.mean((predicted - yv) ** 2)), 4),
             "epochs": head.info.get("epochs"),
         }
         table.append(row)
-        if best is None or score(aucs) > score({int(d): v for d, v in best.validation["auc_by_depth"].items()}):
+        if best is None or row["score"] > best.validation["score"]:
             best = Trained(head, candidate, row, table)
     assert best is not None
     return Trained(best.head, best.candidate, best.validation, table)

@@ -2,8 +2,9 @@
 
 `LearnedValuer(task, model, value)` refuses (one `InputError`) a value file made for another
 task, another prompt version, another model file or another kind of backend. `many(states)`
-embeds all the states' prompts in one model call and runs the head on them. `MixedValuer`
-averages it with the prompted label values (`mixed`).
+embeds all the states' prompts in one model call and runs the head on them. `LookaheadValuer`
+(`lookahead`) values a state by the best learned value one step on; `MixedValuer` (`mixed`)
+averages the learned value with the prompted label values.
 """
 
 from __future__ import annotations
@@ -81,6 +82,39 @@ class LearnedValuer:
         if rows.shape[1] != self.value.head.width:
             raise InputError(f"the value file expects {self.value.head.width} features, the model gave {rows.shape[1]}")
         return [float(v) for v in self.value.head.predict(rows)]
+
+
+class LookaheadValuer:
+    """The learned value with one step of lookahead: a state whose next states are all non-terminal is
+    worth the best learned value among them (all valued in the same model call); any other state, its own.
+
+    The next states come from the task's legal actions; their values only from the head (never the
+    task's goal test), so this is the learned judgement applied one step further, at the cost of
+    embedding a state's children instead of the state.
+    """
+
+    name = "lookahead"
+
+    def __init__(self, learned: LearnedValuer) -> None:
+        self.learned, self.task = learned, learned.task
+
+    def __call__(self, state: Any) -> float:
+        return self.many([state])[0]
+
+    def many(self, states: Sequence[Any]) -> list[float]:
+        task = self.task
+        plans: list[list[Any]] = []
+        for state in states:
+            children = [] if task.is_terminal(state) else [task.result(state, a) for a in task.actions(state)]
+            ahead = bool(children) and not any(task.is_terminal(child) for child in children)
+            plans.append(children if ahead else [state])
+        distinct: dict[Any, Any] = {}
+        for plan in plans:
+            for item in plan:
+                distinct.setdefault(task.key(item), item)
+        keys = list(distinct)
+        values = dict(zip(keys, self.learned.many([distinct[key] for key in keys])))
+        return [max(values[task.key(item)] for item in plan) for plan in plans]
 
 
 class MixedValuer:
