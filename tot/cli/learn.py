@@ -30,7 +30,8 @@ def learn(
     set_options: Annotated[Optional[list[str]], typer.Option("--set", help="Strategy options, KEY=VALUE (repeatable).")] = None,
     rollouts: Annotated[int, typer.Option(help="Random playouts that label a state the search left undecided (positive if "
                                           "one reaches a verified goal, else negative); 0 drops such states.")] = 256,
-    layers: Annotated[str, typer.Option(help="Hidden layers to try, comma-separated (1..n, -1 the last).")] = "6,9,12",
+    layers: Annotated[str, typer.Option(help="Hidden layers to try, comma-separated (1..n, -1 the last): each alone, "
+                                        "its tokens' mean into an MLP (and a logistic regression on the deepest).")] = "9,12",
     work: Annotated[Optional[str], typer.Option(help="Folder of the resumable work (searches, features, one value file per "
                                                 "generation). Default: OUT.d")] = None,
     model: ModelOpt = None,
