@@ -233,14 +233,17 @@ def well_formed(record: Any) -> bool:
         return True
     if not all(json_is(record.get(name), kind) for name, kind in fields.items()):
         return False
-    model, machine, metrics = record.get("model"), record.get("machine"), record.get("metrics")
+    model, machine, metrics = record.get("model"), record.get("machine", {}), record.get("metrics")
     config = record["config"]
     return (
-        (model is None or isinstance(model, dict) and all(isinstance(model.get(k, ""), str) for k in ("file", "sha256")))
-        and (not machine or isinstance(machine, dict) and isinstance(machine.get("cpu", ""), str)
-             and all(machine.get(k) is None or json_is(machine[k], int) for k in ("cpu_threads", "threads")))
+        (model is None or isinstance(model, dict) and all(isinstance(model.get(k), str) for k in ("file", "sha256")))
+        and isinstance(machine, dict) and (not machine or isinstance(machine.get("cpu"), str)
+                                           and json_is(machine.get("cpu_threads"), int)
+                                           and (machine.get("threads") is None or json_is(machine["threads"], int)))
         and (metrics is None or isinstance(metrics, dict) and all(json_is(v, _NUMBER) for v in metrics.values()))
         and all(isinstance(config.get(k) or {}, dict) for k in ("options", "budget"))
+        and isinstance(config.get("strategy", ""), str)
+        and all(isinstance(config.get(k) or "", str) for k in ("preset", "evaluator", "generator", "valuer"))
         and ("seed" not in record or json_is(record["seed"], int))
         and (
             all(json_is(record["usage"].get(name), _NUMBER) for name in _USAGE)
@@ -250,7 +253,6 @@ def well_formed(record: Any) -> bool:
                 and json_is(s.get("depth"), int) for s in record["states"])
         )
     )
-
 
 
 def read_records(paths: Sequence[str | os.PathLike[str]]) -> list[Record]:

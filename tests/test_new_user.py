@@ -53,6 +53,42 @@ def test_report_on_a_line_of_other_types_is_one_line(tmp_path: Path, line: str) 
     assert f"line {count} is not a tot benchmark line" in output
 
 
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path in a JSON value (into objects, and into the first item of lists)."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _paths(inner, (*prefix, key))
+    elif isinstance(value, list) and value:
+        found += _paths(value[0], (*prefix, 0))
+    return found
+
+
+def test_report_reads_any_field_of_any_type_or_names_the_line() -> None:
+    """Every field of a search line and of a values line, set to each JSON type: a report, or 'not a tot benchmark line'."""
+    from tot.bench import report
+
+    lines = FIXTURE.read_text().splitlines()
+    samples = [json.loads(next(line for line in lines if f'"kind":"{kind}"' in line)) for kind in ("search", "values")]
+    for sample in samples:
+        for path in _paths(sample):
+            for wrong in (None, 5, -1.5, True, "x", [], {}, [1], {"a": 1}):
+                record = json.loads(json.dumps(sample))
+                holder = record
+                for key in path[:-1]:
+                    holder = holder[key]
+                holder[path[-1]] = wrong
+                try:
+                    records, _ = harness.parse_lines((json.dumps(record) + "\n").encode(), "f.jsonl")
+                except tot.InputError as error:
+                    assert error.message == "f.jsonl: line 1 is not a tot benchmark line"
+                    continue
+                report.rich_tables(records)  # must not raise
+                report.markdown(records)
+                for x in report.COMPUTE:
+                    report.curves(records, record.get("task", ""), x)
+
+
 # 2. tot report on an empty file, or one without benchmark lines; its errors name no --out --------------------
 
 

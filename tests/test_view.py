@@ -173,6 +173,10 @@ def test_view_refuses_a_result_with_a_broken_tree(tmp_path: Path) -> None:
     broken.write_text(json.dumps(data))
     one_line_error(runner.invoke(app, ["view", str(broken)]), "tree node 5 has no earlier parent")
     data["tree"]["nodes"][5]["parent"] = 0
+    data["tree"]["nodes"][5]["depth"] = 10**9
+    broken.write_text(json.dumps(data))
+    one_line_error(runner.invoke(app, ["view", str(broken)]), "tree node 5 is not one deeper than its parent")
+    data["tree"]["nodes"][5]["depth"] = 1
     data["tree"]["nodes"][7]["value"] = "high"
     broken.write_text(json.dumps(data))
     one_line_error(runner.invoke(app, ["view", str(broken)]), "tree node 7 has a 'value' of the wrong type")

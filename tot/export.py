@@ -80,9 +80,13 @@ def _problem(data: Any) -> str:
         if node["id"] != index:
             return f"tree node {index} has the id {node['id']}"
     count = len(nodes)
-    for index, node in enumerate(nodes[1:], start=1):
+    if nodes[0].get("parent") is not None or nodes[0]["depth"] != 0:
+        return "its first tree node is not the start"
+    for index, node in enumerate(nodes[1:], start=1):  # first parents come first: the page walks up them to the start
         if node.get("parent") is None or not 0 <= node["parent"] < index:
             return f"tree node {index} has no earlier parent"
+        if node["depth"] != nodes[node["parent"]]["depth"] + 1:
+            return f"tree node {index} is not one deeper than its parent"
     for index, edge in enumerate(edges):
         if not (isinstance(edge, dict) and all(json_is(edge.get(end), int) and 0 <= edge[end] < count for end in ("parent", "child"))
                 and isinstance(edge.get("thought"), str)):
