@@ -140,7 +140,7 @@ def outcome(result: Result) -> Text:
         return Text(f"no solution found within budget: the {result.stop_reason} budget ran out", style="bold red")
     if not any(node.goal for node in result.tree) and result.tree.complete():
         return Text("no solution: the search tried every possible step, so none exists", style="bold red")
-    return Text(f"no solution found: the {result.strategy} search ended without trying every step", style="bold red")
+    return Text(f"no solution found: {result.strategy} ended without trying every step", style="bold red")
 
 
 def tree_summary(result: Result, *, branches: int = 3) -> RenderableType:
@@ -172,7 +172,8 @@ def tree_summary(result: Result, *, branches: int = 3) -> RenderableType:
         table.add_row(mark, node_label(child, id(child) in on_path), Text(f"{size} below, {opened} expanded" if size else "", style="dim"))
     parts: list[RenderableType] = [head]
     if first:
-        parts.append(Text(f"best {min(branches, len(first))} of {len(first)} branches from the start:", style="dim"))
+        which = "the one branch" if len(first) == 1 else f"best {min(branches, len(first))} of {len(first)} branches"
+        parts.append(Text(f"{which} from the start:", style="dim"))
         parts.append(table)
     parts.append(Text("--tree draws the whole tree; --html FILE makes a page to explore it in a browser", style="dim"))
     return Group(*parts)
