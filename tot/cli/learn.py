@@ -56,8 +56,8 @@ def learn(
         name = bench_config.task_name(task)
         if not rows and not puzzle and name == "game24":
             rows = "0:900"
+        task_obj = harness.task_object(name)  # an unknown task fails first
         puzzles = bench_config.select_puzzles(name, rows, puzzle or [])
-        task_obj = harness.task_object(name)
         for one in puzzles:
             task_obj.initial(one.text)  # a malformed puzzle fails before anything runs
         options = strategies.parse_options(set_options or [])
@@ -85,11 +85,12 @@ def learn(
                 return
             held = generation.validation
             depths = ", ".join(f"depth {d} {v:.3f}" for d, v in held["auc_by_depth"].items())
+            depths = f" ({depths})" if depths else ""
             console.print(
                 f"generation {generation.number}: {generation.solved}/{generation.searches} searches solved, "
                 f"{generation.labelled['positive']} positive / {generation.labelled['negative']} negative / "
                 f"{generation.labelled['dropped']} dropped states, {generation.examples} distinct states learned from; "
-                f"held-out AUC {held['auc']} ({depths}) with {held['candidate']}; {generation.seconds:.0f} s -> "
+                f"held-out AUC {held['auc']}{depths} with {held['candidate']}; {generation.seconds:.0f} s -> "
                 f"{generation.value}", highlight=False, markup=False, soft_wrap=True,
             )
 
