@@ -72,11 +72,12 @@ def fit(
     weights: np.ndarray[Any, Any] | None = None,
     seed: int = 0,
     score: Callable[[Array], float] | None = None,
+    on_epoch: Callable[[], None] = lambda: None,
 ) -> Head:
     """Train on (x, y), stop early and calibrate on (x_val, y_val); `weights` weigh the training rows.
 
     Early stopping keeps the epoch with the lowest validation log-loss, or with the highest
-    `score(validation logits)` when given (e.g. the held-out AUC)."""
+    `score(validation logits)` when given (e.g. the held-out AUC). `on_epoch` is called after each epoch."""
     rng = np.random.default_rng(seed)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -111,6 +112,7 @@ def fit(
         loss = _loss(params, xv, yv) if score is None else -score(_forward(params, xv)[1])
         if not math.isfinite(loss):
             loss = _loss(params, xv, yv)
+        on_epoch()
         if loss < best[0] - 1e-5:
             best = (loss, [p.copy() for p in params], epoch)
         elif epoch - best[2] >= patience:

@@ -253,7 +253,8 @@ def learn(
         feature_of = _features(examples, stored, spec_model, work_dir, seed, workers, progress(f"generation {number}: features"))
         train_set, held = train.split(examples, validation)
         width = _width(stored, feature_of)
-        trained = train.choose(train_set, held, feature_of, stored.layers, width, candidates, seed=seed)
+        trained = train.choose(train_set, held, feature_of, stored.layers, width, candidates, seed=seed,
+                               progress=progress(f"generation {number}: training"))
         chosen = trained.candidate
         spec = FeatureSpec(prompt.version, chosen.layers, "server" if servers else chosen.pooling)
         before = None

@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from tot.bench.harness import NoProgress, Progress
 from tot.errors import InputError
 from tot.learn.head import Head, fit
 
 Key = tuple[str, str]  # (prefix, text) of a state's prompt
+EPOCHS = 80  # at most, per candidate (each stops early at its best held-out score)
 
 
 @dataclass
@@ -142,8 +144,10 @@ def choose(
     candidates: Sequence[Candidate],
     *,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> Trained:
-    """Fit every candidate on `train`, judge it on `held`, keep the best (by `score`)."""
+    """Fit every candidate on `train`, judge it on `held`, keep the best (by `score`); `progress` counts epochs
+    (a candidate stopped early counts its remaining epochs at once)."""
     if not train or not held:
         raise InputError(f"too few labelled states to learn from ({len(train)} to train on, {len(held)} to validate on)")
     for part, name in ((train, "training"), (held, "validation")):
@@ -159,10 +163,20 @@ def choose(
     seen = {e.key for e in train}
     best: Trained | None = None
     table = []
+    bar = progress or NoProgress()
+    bar.start(len(candidates) * EPOCHS, [])
     for candidate in candidates:
         cols = columns(stored_layers, width, candidate.layers, candidate.pooling)
-        head = fit(x_all[:, cols], y, v_all[:, cols], yv, hidden=candidate.hidden, decay=candidate.decay,
-                   weights=weights, seed=seed, score=lambda logits: mean_auc(logits, held))
+        done = [0]
+
+        def epoch() -> None:
+            done[0] += 1
+            bar.advance({})
+
+        head = fit(x_all[:, cols], y, v_all[:, cols], yv, hidden=candidate.hidden, decay=candidate.decay, epochs=EPOCHS,
+                   weights=weights, seed=seed, score=lambda logits: mean_auc(logits, held), on_epoch=epoch)
+        for _ in range(EPOCHS - done[0]):
+            bar.advance({})
         predicted = head.predict(v_all[:, cols])
         aucs = depth_aucs(predicted, held)
         overall = auc(predicted, yv)
@@ -180,6 +194,7 @@ def choose(
         table.append(row)
         if best is None or row["score"] > best.validation["score"]:
             best = Trained(head, candidate, row, table)
+    bar.stop()
     assert best is not None
     return Trained(best.head, best.candidate, best.validation, table)
 
