@@ -95,15 +95,15 @@ def test_echo_scoring_adds_the_continuation_tokens_only() -> None:
     assert model.scoring == "echo" and model.meter.calls == 1
 
 
-def test_labels_among_the_likeliest_next_tokens_are_read_from_one_request() -> None:
+def test_labels_are_read_from_the_likeliest_next_tokens_and_the_others_bounded_by_the_kth() -> None:
     with FakeServer(echo_reply) as server:
         model = connect(server.url)
         labels = model.score_labels("abc", ["d", "f"])
         sent = [body for _, body in server.requests]
-    # "d" is among the likeliest (-0.25); "f" is not, so it is scored by echo (-0.4)
-    assert labels == pytest.approx(normalise([-0.25, -0.4]))
-    assert [body.get("logprobs") for body in sent] == [20, 0]  # the likeliest tokens, then "f" by echo
-    assert model.meter.calls == 1
+    # "d" is among the likeliest (-0.25); "f" is not, so it is bounded by the last of them ("q", -2.0)
+    assert labels == pytest.approx(normalise([-0.25, -2.0]))
+    assert [body.get("logprobs") for body in sent] == [20]  # one request: the likeliest tokens
+    assert (model.meter.calls, model.meter.label_bounds) == (1, 1)
 
 
 def test_servers_without_echo_are_asked_for_prompt_logprobs() -> None:
