@@ -29,11 +29,13 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 
 def echo_reply(path: str, body: dict[str, Any]) -> Any:
     """Echo a BOS token and each character as one token, the character at i with log-probability -i / 10, then generate 'x'."""
+    if path != "/v1/completions":  # no /tokenize, no embeddings
+        return 404, {"error": {"message": "File Not Found"}}
     text = body["prompt"]
     if body.get("logprobs") == 20:  # the likeliest next tokens: only "d" of the labels below
         return {"choices": [{"text": "d", "logprobs": {"top_logprobs": [{"d": -0.25, "q": -2.0}]}}], "usage": usage(len(text), 1)}
     if not body.get("echo"):
-        return {"choices": [{"text": f"seed {body['seed']}\n\nmore", "index": 0}], "usage": usage(len(text), 3)}
+        return {"choices": [{"text": f"seed {body.get('seed')}\n\nmore", "index": 0}], "usage": usage(len(text), 3)}
     return {
         "choices": [{
             "text": text + "x",
@@ -192,10 +194,14 @@ def test_solve_against_a_server_that_is_down_exits_2_with_one_line() -> None:
 def test_doctor_checks_a_server() -> None:
     with FakeServer(echo_reply) as server:
         result = runner.invoke(app, ["doctor", "--server", server.url])
-    assert result.exit_code == 0 and "fake.gguf" in result.output and "(echo log-probabilities)" in result.output
+    assert result.exit_code == 0 and "fake.gguf" in result.output
+    assert "prompt log-probabilities  yes  echoed prompt log-probabilities" in result.output
     with FakeServer(lambda path, body: {"choices": [{"text": "x", "logprobs": None}]}) as server:
         result = runner.invoke(app, ["doctor", "--server", server.url])
-    assert result.exit_code == 2 and "returns no prompt log-probabilities" in result.output
+    assert result.exit_code == 0 and "fast              does not" in result.output
+    with FakeServer(lambda path, body: b"<html>hello</html>") as server:
+        result = runner.invoke(app, ["doctor", "--server", server.url])
+    assert result.exit_code == 2 and "did not answer like an OpenAI-compatible server" in result.output
 
 
 def test_bench_against_a_server_that_is_down_exits_2(tmp_path: Any) -> None:

@@ -22,10 +22,11 @@ if [ ! -x "$bin/llama-server" ]; then
   if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=${PYTHON:-python3}; fi
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  echo "Building llama-server (llama.cpp from llama-cpp-python $LLAMA_CPP_VERSION) for this machine (about 4 minutes on 2 cores)..." >&2
+  echo "Building llama-server (llama.cpp from llama-cpp-python $LLAMA_CPP_VERSION) for this machine (about 4-8 minutes on 2 cores)..." >&2
   "$python" -m pip download --quiet --no-deps --no-binary :all: -d "$work" "llama-cpp-python==$LLAMA_CPP_VERSION" >&2
   tar -xzf "$work"/llama_cpp_python-*.tar.gz -C "$work"
-  if ! command -v cmake >/dev/null || ! cmake -P /dev/stdin <<<'cmake_minimum_required(VERSION 3.18)' 2>/dev/null; then
+  cmake_version=$( (cmake --version 2>/dev/null || true) | awk 'NR == 1 {print $3}')
+  if [ "$(printf '%s\n' 3.18 "${cmake_version:-0}" | sort -V | head -1)" != 3.18 ]; then  # none, or older than 3.18
     "$python" -m venv "$work/tools" && "$work/tools/bin/pip" install --quiet cmake >&2
     PATH="$work/tools/bin:$PATH"
   fi

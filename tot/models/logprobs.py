@@ -52,6 +52,17 @@ def next_tokens(logprobs: Any) -> dict[str, float]:
     raise UnknownForm(f"neither logprobs.top_logprobs (legacy completions) nor logprobs.content (a list) in {_keys(logprobs)}")
 
 
+def next_token_ids(logprobs: Any) -> dict[int, float]:
+    """The likeliest tokens at the first generated position, id -> log-probability (the `content` form gives ids)."""
+    if not (isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list) and logprobs["content"]
+            and isinstance(logprobs["content"][0], dict) and isinstance(logprobs["content"][0].get("top_logprobs"), list)):
+        raise UnknownForm("no top_logprobs list in logprobs.content[0] (token ids come only in the content form)")
+    try:
+        return {int(item["id"]): float(item["logprob"]) for item in logprobs["content"][0]["top_logprobs"]}
+    except (KeyError, TypeError, ValueError):
+        raise UnknownForm("an entry of logprobs.content[0].top_logprobs without an id and a logprob") from None
+
+
 def generated(logprobs: Any) -> list[Token]:
     """Each generated token's text, log-probability and id (where given), from either form."""
     if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):

@@ -291,6 +291,25 @@ class ServerModel:
 
         return self._call(work)
 
+    def score_many(self, prompt: str, continuations: Sequence[str], *, expand: int = 62, rest: float = -3.0) -> list[float]:
+        """Log-probabilities of many continuations (a whole word list) in 1 + `expand` requests, estimated as the
+        llama backend's `score_many` estimates them (see `tot.models.server_many`). A server without
+        `/tokenize` or top-k log-probabilities has every continuation scored instead (`score_continuations`)."""
+        if not continuations:
+            return []
+        if expand < 0:
+            raise InputError(f"expand must be >= 0, got {expand}")
+        from tot.models import server_many
+
+        head = self.prompt(prompt)
+
+        def work() -> list[float]:
+            if self._tokens(next((c for c in continuations if c), " ")) is None or self.next_token_ids(head, 1) is None:
+                return self._scores(head, continuations)
+            return server_many.score_many(self, head, continuations, expand=expand, rest=rest)
+
+        return self._call(work)
+
     # ---- scoring ---------------------------------------------------------------------------
 
     def _label_logprobs(self, head: str, labels: Sequence[str]) -> list[float]:
@@ -309,19 +328,32 @@ class ServerModel:
 
     def next_tokens(self, head: str) -> dict[str, float] | None:
         """The `TOP_K` likeliest tokens after `head` and their log-probabilities; None where the server gives none."""
+        found = self._likeliest(head, TOP_K)
+        return None if found is None else self._read(logprobs.next_tokens, found)
+
+    def next_token_ids(self, prompt: str | list[Any], k: int) -> dict[int, float] | None:
+        """The `k` likeliest tokens after `prompt` (text, or text and token ids), by id; None where the server gives none."""
+        found = self._likeliest(prompt, k)
+        return None if found is None else self._read(logprobs.next_token_ids, found)
+
+    def _likeliest(self, prompt: str | list[Any], k: int) -> Any:
+        """The `logprobs` of one generated token with the `k` likeliest after `prompt`; None where the server gives none."""
         if not self.top_logprobs:
             return None
         try:
-            choice, usage = self._completion({"prompt": head, "max_tokens": 1, "temperature": 0.0, "logprobs": TOP_K})
+            choice, usage = self._completion({"prompt": prompt, "max_tokens": 1, "temperature": 0.0, "logprobs": k})
         except ServerRefused:
             self.top_logprobs = False  # e.g. a server that allows fewer
             return None
         self._count([usage])
         if choice.get("logprobs") is None:
             self.top_logprobs = False
-            return None
+        return choice.get("logprobs")
+
+    def _read(self, reader: Callable[[Any], dict[T, float]], found: Any) -> dict[T, float]:
+        """`reader(found)`, an unknown or empty answer reported as a ModelError naming what was missing."""
         try:
-            likeliest = logprobs.next_tokens(choice["logprobs"])
+            likeliest = reader(found)
         except logprobs.UnknownForm as unknown:
             raise self.unknown_form(unknown) from None
         if not likeliest:
@@ -371,7 +403,7 @@ class ServerModel:
             if found is not None:
                 self.scoring = mode
                 return found
-        raise ModelError(self._no_scoring(detail))
+        raise ModelError(self._no_scoring(head, detail))
 
     def score_by(self, mode: str, head: str, continuation: str) -> tuple[float, Json] | None:
         """`continuation`'s log-probability after `head` and the usage, scored one way of SCORING; None where
@@ -390,10 +422,10 @@ class ServerModel:
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, StopIteration):
             return None
 
-    def _no_scoring(self, detail: str) -> str:
+    def _no_scoring(self, head: str, detail: str) -> str:
         """What to do on a server that cannot score continuations; label values still run where it gives top-k."""
         instead = "--preset paper (it only generates)"
-        if self.top_logprobs:
+        if self.next_tokens(head) is not None:
             instead += ", or --generator propose --evaluator labels (label values need only the likeliest next tokens)"
         return NO_SCORING.format(url=self.url, detail=detail, instead=instead)
 

@@ -1,0 +1,167 @@
+"""llama.cpp's `llama-server` against the local backend, side by side, on the same machine (not at the same time).
+
+    flock /tmp/tot-cpu.lock .venv/bin/python -m tot.bench.llama_server --rows 900:910
+
+1. Starts `llama-server` on the default model (`-c 4096 -t THREADS` and `--flags`), runs the fast
+   preset on the rows through it (`tot bench ... --server URL`), values `--states` Game of 24 states
+   with label values from its likeliest next tokens, and stops it.
+2. Runs the same bench on the local backend (`--threads THREADS`) and values the same states.
+3. Prints (and writes as JSON to `--summary`) whether the answers are the same, the median wall time
+   per puzzle on each and their ratio, and the largest difference between the label values.
+
+The bench lines go to `--out-dir` (resumable: a rerun skips the puzzles already there). The binary
+is `--binary`, else the one `tools/build-llama-server.sh` built, else `llama-server` on the PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tot.bench import harness
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = "--swa-full --no-repack -fa on -ub 63"  # tests/servers.py's LLAMA_SERVER_FLAGS
+
+
+def binary(given: str | None) -> str:
+    """The llama-server binary to run: `given`, the cached build, or the PATH's."""
+    import shutil
+
+    if given:
+        return given
+    where = subprocess.run([str(ROOT / "tools" / "build-llama-server.sh"), "--where"], capture_output=True, text=True)
+    if where.returncode == 0:
+        return where.stdout.strip()
+    found = shutil.which("llama-server")
+    if found is None:
+        sys.exit("no llama-server binary: build one with tools/build-llama-server.sh, or pass --binary")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/v1/models", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    sys.exit(f"llama-server did not start at {url}")
+
+
+def bench(out: Path, rows: str, extra: list[str]) -> list[dict[str, Any]]:
+    """`tot bench game24 --preset fast` over `rows` into `out`; its lines, by row."""
+    command = [sys.executable, "-m", "tot", "bench", "game24", "--rows", rows, "--preset", "fast", "--out", str(out),
+               "--json", *extra]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    lines = [r for r in harness.read_records([out]) if r.get("kind") == "search"]
+    return sorted(lines, key=lambda r: r["row"])
+
+
+def states(count: int) -> list[Any]:
+    """`count` Game of 24 states: each row's start (from 900 on) and the state after its first legal step, in turn."""
+    from tot import tasks
+
+    from tot.tasks.game24 import load_puzzles
+
+    task, puzzles = tasks.get("game24"), load_puzzles()
+    found: list[Any] = []
+    for row in range(900, 1000):
+        start = task.initial(puzzles[row])
+        found += [start, task.result(start, next(iter(task.actions(start))))]
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+def label_values(model: Any, chosen: list[Any]) -> list[float]:
+    from tot import tasks
+    from tot.evaluators import LabelValuer
+
+    valuer = LabelValuer(tasks.get("game24").prompts, model)
+    return [valuer(state) for state in chosen]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary")
+    parser.add_argument("--rows", default="900:910")
+    parser.add_argument("--states", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--flags", default=FLAGS, help=f"more llama-server flags (default: {FLAGS!r})")
+    parser.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results" / "llama-server"))
+    parser.add_argument("--summary")
+    args = parser.parse_args()
+
+    from tot import api
+    from tot.models import default_model_path
+
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chosen = states(args.states)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [binary(args.binary), "-m", str(default_model_path()), "--host", "127.0.0.1", "--port", str(port),
+               "-c", "4096", "-t", str(args.threads), *shlex.split(args.flags)]
+    print("server:", shlex.join(command), flush=True)
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_ready(url, server)
+        started = time.perf_counter()
+        remote = bench(out_dir / "server.jsonl", args.rows, ["--server", url])
+        print(f"server bench: {time.perf_counter() - started:.1f} s", flush=True)
+        served = api.connect(url)
+        remote_values = label_values(served, chosen)
+        bounds = served.meter.label_bounds
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    started = time.perf_counter()
+    local = bench(out_dir / "local.jsonl", args.rows, ["--threads", str(args.threads)])
+    print(f"local bench: {time.perf_counter() - started:.1f} s", flush=True)
+    local_values = label_values(api.load_model(threads=args.threads), chosen)
+
+    pairs = list(zip(remote, local))
+    same = [r["row"] for r, l in pairs if r["answer"] == l["answer"]]
+    median_server = statistics.median(r["seconds"] for r in remote)
+    median_local = statistics.median(r["seconds"] for r in local)
+    differences = [abs(a - b) for a, b in zip(remote_values, local_values)]
+    summary = {
+        "server_flags": args.flags,
+        "rows": args.rows,
+        "solved": {"server": sum(r["solved"] for r in remote), "local": sum(r["solved"] for r in local)},
+        "same_answers": len(same),
+        "puzzles": len(pairs),
+        "different": [{"row": r["row"], "server": r["answer"], "local": l["answer"]} for r, l in pairs if r["row"] not in same],
+        "median_seconds": {"server": median_server, "local": median_local, "ratio": median_server / median_local},
+        "median_calls": {"server": statistics.median(r["usage"]["calls"] for r in remote),
+                         "local": statistics.median(r["usage"]["calls"] for r in local)},
+        "label_values": {"states": len(chosen), "max_difference": max(differences),
+                         "mean_difference": statistics.fmean(differences), "bounds": bounds},
+        "machine": harness.machine(),
+    }
+    text = json.dumps(summary, indent=2)
+    print(text)
+    if args.summary:
+        Path(args.summary).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""`ServerModel.score_many` on llama.cpp's `llama-server`: a whole word list scored after one prompt in 1 + `expand`
+requests, as `tot.models.llama.LlamaModel.score_many` estimates it locally.
+
+- The continuations are tokenized in one `/tokenize` request (joined by newlines; a word whose pieces do
+  not come back whole between the newline tokens is tokenized alone), cached.
+- One request gives the `MANY_K` likeliest first tokens after the prompt; for each of the `expand` likeliest
+  first tokens of multi-token continuations, one request (the prompt followed by that token's id, which
+  the server's prompt cache makes one new token) gives the `MANY_K` likeliest second tokens.
+- A first or second token outside its list is valued at the list's last log-probability (an upper bound);
+  a second token after a first token that was not expanded, and every later token, counts `rest`.
+
+So a continuation of at most two tokens, both among the likeliest, is scored exactly (as
+`score_continuations` scores it); the rest are estimates, as on the local backend, where every first
+token is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tot.models.server import ServerModel
+
+MANY_K = 1000  # likeliest tokens asked for per position (llama-server allows any number)
+SEPARATOR = "\n"
+
+
+def score_many(model: ServerModel, head: str, continuations: Sequence[str], *, expand: int, rest: float) -> list[float]:
+    """Estimated log-probabilities of `continuations` after the (rendered) prompt `head`; see the module."""
+    tokens = tokenize_many(model, continuations)
+    first = model.next_token_ids(head, MANY_K) or {}
+    heads = sorted({c[0] for c in tokens if len(c) > 1 and c[0] in first}, key=lambda t: (-first[t], t))[:expand]
+    seconds = model._parallel(lambda token: model.next_token_ids([head, token], MANY_K), heads)
+    second = {token: found for token, found in zip(heads, seconds) if found is not None}
+    floor = min(first.values(), default=rest)
+    scores = []
+    for c in tokens:
+        if not c:
+            scores.append(0.0)
+            continue
+        score = first.get(c[0], floor)
+        if len(c) > 1:
+            after = second.get(c[0])
+            score += rest if after is None else after.get(c[1], min(after.values()))
+        scores.append(score + rest * max(0, len(c) - 2))
+    return scores
+
+
+def tokenize_many(model: ServerModel, texts: Sequence[str]) -> list[list[int]]:
+    """Each text's token ids (no BOS), from one `/tokenize` request for those not cached yet."""
+    todo = [t for t in dict.fromkeys(texts) if t and t not in model._token_cache and SEPARATOR not in t]
+    if todo:
+        answer = model.request("/tokenize", {"content": SEPARATOR.join(todo), "add_special": False,
+                                             "parse_special": False, "with_pieces": True})
+        for text, pairs in zip(todo, _split(answer.get("tokens"), len(todo))):
+            if "".join(piece for _, piece in pairs) == text:
+                model._token_cache[text] = [token for token, _ in pairs]
+    found: list[list[int]] = []
+    for text in texts:
+        ids = model._tokens(text) if text else []
+        if ids is None:
+            raise model.garbage("no token ids from /tokenize")
+        found.append(ids)
+    return found
+
+
+def _split(tokens: Any, count: int) -> list[list[tuple[int, str]]]:
+    """The (id, piece) pairs between separator tokens; nothing usable (all redone one by one) when they do not split in `count`."""
+    if not isinstance(tokens, list):
+        return []
+    groups: list[list[tuple[int, str]]] = [[]]
+    for item in tokens:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+            return []
+        piece = item.get("piece")
+        if piece == SEPARATOR:
+            groups.append([])
+        else:
+            groups[-1].append((item["id"], piece if isinstance(piece, str) else "\ufffd"))
+    return groups if len(groups) == count else []
