@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from tot.bench import harness
+from tot.models.server import LLAMA_SERVER_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
-FLAGS = "--swa-full --no-repack -fa on -ub 63"  # tests/servers.py's LLAMA_SERVER_FLAGS
+FLAGS = shlex.join(LLAMA_SERVER_FLAGS)
 
 
 def binary(given: str | None) -> str:

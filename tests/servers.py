@@ -130,13 +130,6 @@ def llama_cpp_server(*extra: str) -> Iterator[str]:
             process.kill()
 
 
-# What tot asks of llama-server beyond `-c 4096 -t 2`: --swa-full keeps every position of Gemma 3's
-# sliding-window layers, so its prompt cache reuses any shared prefix (without it a request re-evaluates
-# from the last checkpoint); --no-repack, -fa on and -ub 63 take the kernels the local backend takes, so a
-# prompt's next-token log-probabilities come out as the local backend's.
-LLAMA_SERVER_FLAGS = ("--swa-full", "--no-repack", "-fa", "on", "-ub", "63")
-
-
 def llama_server_binary() -> str | None:
     """A llama-server binary: $TOT_LLAMA_SERVER_BIN, the one tools/build-llama-server.sh built, or the PATH's."""
     given = os.environ.get("TOT_LLAMA_SERVER_BIN")
@@ -152,6 +145,7 @@ def llama_server_binary() -> str | None:
 def llama_server_command(binary: str, port: int, *extra: str) -> list[str]:
     """The command that starts `binary` (llama-server) on the default model at 127.0.0.1:`port`, as tot needs it."""
     from tot.models import default_model_path
+    from tot.models.server import LLAMA_SERVER_FLAGS
 
     return [binary, "-m", str(default_model_path()), "--host", "127.0.0.1", "--port", str(port), "-c", "4096",
             "-t", str(min(2, os.cpu_count() or 1)), *LLAMA_SERVER_FLAGS, *extra]

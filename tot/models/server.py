@@ -56,6 +56,11 @@ DEFAULT_CONCURRENCY = 16  # requests in flight per model
 
 TOP_K = 20  # likeliest next tokens asked for (OpenAI's limit; llama.cpp's servers allow more)
 SCORING = ("echo", "prompt_logprobs", "forced")  # the ways of scoring a continuation, in the order tried
+# What tot asks of llama.cpp's llama-server beyond `-m MODEL -c 4096 -t 2` (the README's command line):
+# --swa-full keeps every position of a sliding-window model's cache (Gemma 3), so its prompt cache reuses any
+# shared prefix; --no-repack, -fa on and -ub 63 take the kernels the local backend takes, so a prompt's
+# next-token log-probabilities come out as the local backend's.
+LLAMA_SERVER_FLAGS = ("--swa-full", "--no-repack", "-fa", "on", "-ub", "63")
 
 NO_SCORING = (
     "the server at {url} cannot score continuations, which this search needs: it returns no prompt "
