@@ -13,11 +13,7 @@ form servers answer them: `tot.models.logprobs`):
     added up (a token that straddles the boundary counts as the continuation's; servers differ
     in whether they echo a BOS token, so tokens are counted from the end);
   - "prompt_logprobs": the same from vLLM's `prompt_logprobs`;
-  - "forced" (`llama-server`, which ignores `echo`): teacher forcing. The continuation's tokens
-    (`/tokenize`, without the prompt, as the llama backend tokenizes them) are generated after
-    the prompt under a grammar of token ids, and each one's log-probability is read; the
-    server's prompt cache keeps the prompt evaluated, so a request costs about one token per
-    continuation token.
+  - "forced" (`llama-server`, which ignores `echo`): teacher forcing (`tot.models.llama_server`).
 - `score_labels`: one request for the `TOP_K` likeliest next tokens; a label among them is read
   from it (a label that is one token, scored as the llama backend scores it: prompt and label
   tokenized apart), a label that is not is bounded by the k-th probability (counted in the
@@ -47,7 +43,7 @@ from typing import Any, TypeVar
 
 from tot.core import Meter
 from tot.errors import InputError, ModelError
-from tot.models import logprobs, normalise
+from tot.models import llama_server, logprobs, normalise
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -106,7 +102,7 @@ class ServerModel:
         self.scoring: str | None = None  # one of SCORING, found on the first scoring call
         self.top_k_off = 0  # "no top-k": 0 (llama.cpp servers), or -1 where a server refuses 0 (some vLLM versions)
         self.top_logprobs = True  # whether the server gives the likeliest next tokens (logprobs=TOP_K)
-        self._token_cache: dict[str, list[int]] = {}  # continuation text -> its token ids (teacher forcing)
+        self.token_cache: dict[str, list[int]] = {}  # continuation text -> its token ids (`llama_server.tokens`)
         self._calls = 0
         self._slots = threading.BoundedSemaphore(concurrency)  # requests in flight at once
 
@@ -151,7 +147,7 @@ class ServerModel:
             f"the server at {self.url} did not answer like an OpenAI-compatible server: {text[:120]!r}"
         )
 
-    def _completion(self, body: Json) -> tuple[Json, Json]:
+    def completion(self, body: Json) -> tuple[Json, Json]:
         """POST /v1/completions; the first choice and the usage, checked to have the fields used."""
         answer = self.request("/v1/completions", {"model": self.served, **body})
         choices = answer.get("choices")
@@ -175,7 +171,7 @@ class ServerModel:
             self.meter.calls += 1
             self.meter.model_seconds += time.perf_counter() - started
 
-    def _parallel(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+    def parallel(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
         """`function` over `items`, one thread each (at most `concurrency` at once), results in order.
 
         The first failure is raised. The threads are daemons: Ctrl-C does not wait for requests in flight.
@@ -251,19 +247,19 @@ class ServerModel:
         def one(seed: int) -> tuple[str, Json]:
             top_k = self.top_k_off
             try:
-                choice, usage = self._completion({**body, "seed": seed, "top_k": top_k})
+                choice, usage = self.completion({**body, "seed": seed, "top_k": top_k})
             except ServerRefused as refused:
                 if "top_k" not in refused.detail or top_k != 0:
                     raise
                 self.top_k_off = -1
-                choice, usage = self._completion({**body, "seed": seed, "top_k": -1})
+                choice, usage = self.completion({**body, "seed": seed, "top_k": -1})
             text = choice.get("text")
             if not isinstance(text, str):
                 raise self.garbage(choice)
             return _cut(text, stop), usage
 
         def work() -> list[str]:
-            results = self._parallel(one, seeds)
+            results = self.parallel(one, seeds)
             self._count([usage for _, usage in results])
             return [text for text, _ in results]
 
@@ -292,27 +288,26 @@ class ServerModel:
 
         def work() -> list[list[float]]:
             first = self._label_logprobs(heads[0], labels)  # finds what the server gives, once
-            rest = self._parallel(lambda head: self._label_logprobs(head, labels), heads[1:])
+            rest = self.parallel(lambda head: self._label_logprobs(head, labels), heads[1:])
             return [normalise(values) for values in (first, *rest)]
 
         return self._call(work)
 
     def score_many(self, prompt: str, continuations: Sequence[str], *, expand: int = 62, rest: float = -3.0) -> list[float]:
         """Log-probabilities of many continuations (a whole word list) in 1 + `expand` requests, estimated as the
-        llama backend's `score_many` estimates them (see `tot.models.server_many`). A server without
+        llama backend's `score_many` estimates them (see `tot.models.llama_server`). A server without
         `/tokenize` or top-k log-probabilities has every continuation scored instead (`score_continuations`)."""
         if not continuations:
             return []
         if expand < 0:
             raise InputError(f"expand must be >= 0, got {expand}")
-        from tot.models import server_many
-
         head = self.prompt(prompt)
 
         def work() -> list[float]:
-            if self._tokens(next((c for c in continuations if c), " ")) is None or self.next_token_ids(head, 1) is None:
+            probe = next((c for c in continuations if c), " ")
+            if llama_server.tokens(self, probe) is None or self.next_token_ids(head, 1) is None:
                 return self._scores(head, continuations)
-            return server_many.score_many(self, head, continuations, expand=expand, rest=rest)
+            return llama_server.score_many(self, head, continuations, expand=expand, rest=rest)
 
         return self._call(work)
 
@@ -347,7 +342,7 @@ class ServerModel:
         if not self.top_logprobs:
             return None
         try:
-            choice, usage = self._completion({"prompt": prompt, "max_tokens": 1, "temperature": 0.0, "logprobs": k})
+            choice, usage = self.completion({"prompt": prompt, "max_tokens": 1, "temperature": 0.0, "logprobs": k})
         except ServerRefused:
             self.top_logprobs = False  # e.g. a server that allows fewer
             return None
@@ -382,7 +377,7 @@ class ServerModel:
             if first is not None:
                 done[first] = self._score(head, items[first])
         todo = [i for i in range(len(items)) if i not in done]
-        done.update(zip(todo, self._parallel(lambda i: self._score(head, items[i]), todo)))
+        done.update(zip(todo, self.parallel(lambda i: self._score(head, items[i]), todo)))
         results = [done[i] for i in range(len(items))]
         self._count([usage for _, usage in results])
         return [total for total, _ in results]
@@ -415,8 +410,8 @@ class ServerModel:
         """`continuation`'s log-probability after `head` and the usage, scored one way of SCORING; None where
         the server's answer does not have what that way needs (ServerRefused where it refuses the request)."""
         if mode == "forced":
-            return self._forced(head, continuation)
-        choice, usage = self._completion(_scoring_body(mode, head + continuation))
+            return llama_server.forced(self, head, continuation)
+        choice, usage = self.completion(_scoring_body(mode, head + continuation))
         try:
             if mode == "echo":
                 if not logprobs.echoed(choice):
@@ -434,47 +429,6 @@ class ServerModel:
         if self.next_tokens(head) is not None:
             instead += ", or --generator propose --evaluator labels (label values need only the likeliest next tokens)"
         return NO_SCORING.format(url=self.url, detail=detail, instead=instead)
-
-    def _forced(self, head: str, continuation: str) -> tuple[float, Json] | None:
-        """Teacher forcing: the continuation's own tokens generated after `head`, each read with its log-probability.
-
-        The tokens come from the server's `/tokenize` (llama.cpp's `llama-server`), the forcing from
-        a grammar of token ids (`root ::= <[id1]> <[id2]> ...`); the server's prompt cache keeps
-        `head` evaluated between requests. None where the server cannot (no `/tokenize`, a grammar
-        ignored, no log-probabilities of generated tokens): the caller reports it.
-        """
-        ids = self._tokens(continuation)
-        if ids is None:
-            return None
-        grammar = "root ::= " + " ".join(f"<[{token}]>" for token in ids)
-        body = {"prompt": head, "max_tokens": len(ids), "temperature": 0.0, "logprobs": 1, "grammar": grammar,
-                "cache_prompt": True}
-        choice, usage = self._completion(body)
-        if choice.get("logprobs") is None:
-            return None
-        try:
-            tokens = logprobs.generated(choice["logprobs"])
-        except logprobs.UnknownForm as unknown:
-            raise self.unknown_form(unknown) from None
-        if [t.id for t in tokens] != ids:  # the grammar was not applied (ids missing, or other tokens)
-            return None
-        return sum(t.logprob for t in tokens), usage
-
-    def _tokens(self, text: str) -> list[int] | None:
-        """`text`'s token ids (no BOS), from the server's `/tokenize`, cached; None where the server has no such endpoint."""
-        known = self._token_cache.get(text)
-        if known is not None:
-            return known
-        try:
-            answer = self.request("/tokenize", {"content": text, "add_special": False, "parse_special": False})
-        except ServerRefused:
-            return None
-        ids = answer.get("tokens")
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
-            return None
-        if len(self._token_cache) < 100_000:
-            self._token_cache[text] = ids
-        return ids
 
 
 class ServerRefused(ModelError):

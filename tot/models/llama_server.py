@@ -1,6 +1,13 @@
-"""`ServerModel.score_many` on llama.cpp's `llama-server`: a whole word list scored after one prompt in 1 + `expand`
-requests, as `tot.models.llama.LlamaModel.score_many` estimates it locally.
+"""What the server backend does on llama.cpp's `llama-server` (which ignores `echo`) with its `/tokenize` and
+grammars of token ids: teacher-forced scoring, and whole word lists.
 
+`forced`: a continuation's own tokens (tokenized apart from the prompt, as the llama backend tokenizes
+them) generated after the prompt under a grammar of token ids (`root ::= <[id1]> <[id2]> ...`), each
+one's log-probability read from the answer; the server's prompt cache keeps the prompt evaluated, so
+a request costs about one token per continuation token.
+
+`score_many`: a whole word list scored after one prompt in 1 + `expand` requests, as
+`tot.models.llama.LlamaModel.score_many` estimates it locally.
 - The continuations are tokenized in one `/tokenize` request (joined by newlines; a word whose pieces do
   not come back whole between the newline tokens is tokenized alone), cached.
 - One request gives the `MANY_K` likeliest first tokens after the prompt; for each of the `expand` likeliest
@@ -19,8 +26,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from tot.models import logprobs
+
 if TYPE_CHECKING:
-    from tot.models.server import ServerModel
+    from tot.models.server import Json, ServerModel
 
 MANY_K = 1000  # likeliest tokens asked for per position (llama-server allows any number)
 SEPARATOR = "\n"
@@ -31,7 +40,7 @@ def score_many(model: ServerModel, head: str, continuations: Sequence[str], *, e
     tokens = tokenize_many(model, continuations)
     first = model.next_token_ids(head, MANY_K) or {}
     heads = sorted({c[0] for c in tokens if len(c) > 1 and c[0] in first}, key=lambda t: (-first[t], t))[:expand]
-    seconds = model._parallel(lambda token: model.next_token_ids([head, token], MANY_K), heads)
+    seconds = model.parallel(lambda token: model.next_token_ids([head, token], MANY_K), heads)
     second = {token: found for token, found in zip(heads, seconds) if found is not None}
     floor = min(first.values(), default=rest)
     scores = []
@@ -47,18 +56,58 @@ def score_many(model: ServerModel, head: str, continuations: Sequence[str], *, e
     return scores
 
 
+def forced(model: ServerModel, head: str, continuation: str) -> tuple[float, Json] | None:
+    """The log-probability of `continuation` after `head` by teacher forcing, and the request's usage; None where the
+    server cannot (no `/tokenize`, a grammar ignored, no log-probabilities of generated tokens)."""
+    ids = tokens(model, continuation)
+    if ids is None:
+        return None
+    grammar = "root ::= " + " ".join(f"<[{token}]>" for token in ids)
+    body = {"prompt": head, "max_tokens": len(ids), "temperature": 0.0, "logprobs": 1, "grammar": grammar,
+            "cache_prompt": True}
+    choice, usage = model.completion(body)
+    if choice.get("logprobs") is None:
+        return None
+    try:
+        generated = logprobs.generated(choice["logprobs"])
+    except logprobs.UnknownForm as unknown:
+        raise model.unknown_form(unknown) from None
+    if [t.id for t in generated] != ids:  # the grammar was not applied (ids missing, or other tokens)
+        return None
+    return sum(t.logprob for t in generated), usage
+
+
+def tokens(model: ServerModel, text: str) -> list[int] | None:
+    """`text`'s token ids (no BOS) from the server's `/tokenize`, cached; None where the server has no such endpoint."""
+    from tot.models.server import ServerRefused
+
+    known = model.token_cache.get(text)
+    if known is not None:
+        return known
+    try:
+        answer = model.request("/tokenize", {"content": text, "add_special": False, "parse_special": False})
+    except ServerRefused:
+        return None
+    ids = answer.get("tokens")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
+        return None
+    if len(model.token_cache) < 100_000:
+        model.token_cache[text] = ids
+    return ids
+
+
 def tokenize_many(model: ServerModel, texts: Sequence[str]) -> list[list[int]]:
     """Each text's token ids (no BOS), from one `/tokenize` request for those not cached yet."""
-    todo = [t for t in dict.fromkeys(texts) if t and t not in model._token_cache and SEPARATOR not in t]
+    todo = [t for t in dict.fromkeys(texts) if t and t not in model.token_cache and SEPARATOR not in t]
     if todo:
         answer = model.request("/tokenize", {"content": SEPARATOR.join(todo), "add_special": False,
                                              "parse_special": False, "with_pieces": True})
         for text, pairs in zip(todo, _split(answer.get("tokens"), len(todo))):
             if "".join(piece for _, piece in pairs) == text:
-                model._token_cache[text] = [token for token, _ in pairs]
+                model.token_cache[text] = [token for token, _ in pairs]
     found: list[list[int]] = []
     for text in texts:
-        ids = model._tokens(text) if text else []
+        ids = tokens(model, text) if text else []
         if ids is None:
             raise model.garbage("no token ids from /tokenize")
         found.append(ids)
