@@ -2,11 +2,14 @@
 
     flock /tmp/tot-cpu.lock .venv/bin/python -m tot.bench.llama_server --rows 900:910
 
-1. Starts `llama-server` on the default model (`-c 4096 -t THREADS` and `--flags`), runs the fast
-   preset on the rows through it (`tot bench ... --server URL`), values `--states` Game of 24 states
-   with label values from its likeliest next tokens, and stops it.
-2. Runs the same bench on the local backend (`--threads THREADS`) and values the same states.
-3. Prints (and writes as JSON to `--summary`) whether the answers are the same, the median wall time
+1. Starts `llama-server` on the default model (`-c 4096 -t THREADS` and `--flags`).
+2. For each row in turn, runs the fast preset on it through the server (`tot bench ... --server URL`),
+   then on the local backend (`--threads THREADS`): never at the same time (the server idles while the
+   local backend runs), and interleaved, so that a machine whose load changes during the run weighs on
+   both alike.
+3. Values `--states` Game of 24 states with label values from the server's likeliest next tokens, stops
+   it, and values them on the local backend.
+4. Prints (and writes as JSON to `--summary`) whether the answers are the same, the median wall time
    per puzzle on each and their ratio, and the largest difference between the label values.
 
 The bench lines go to `--out-dir` (resumable: a rerun skips the puzzles already there). The binary
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import socket
 import statistics
@@ -67,13 +71,19 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float 
     sys.exit(f"llama-server did not start at {url}")
 
 
-def bench(out: Path, rows: str, extra: list[str]) -> list[dict[str, Any]]:
-    """`tot bench game24 --preset fast` over `rows` into `out`; its lines, by row."""
-    command = [sys.executable, "-m", "tot", "bench", "game24", "--rows", rows, "--preset", "fast", "--out", str(out),
+def rows(spec: str) -> list[str]:
+    """`START:STOP` as one `ROW:ROW+1` per row."""
+    start, stop = (int(part) for part in spec.split(":"))
+    return [f"{row}:{row + 1}" for row in range(start, stop)]
+
+
+def bench(out: Path, row: str, extra: list[str]) -> list[dict[str, Any]]:
+    """`tot bench game24 --preset fast` on `row` into `out` (resumable); the row's line."""
+    command = [sys.executable, "-m", "tot", "bench", "game24", "--rows", row, "--preset", "fast", "--out", str(out),
                "--json", *extra]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    lines = [r for r in harness.read_records([out]) if r.get("kind") == "search"]
-    return sorted(lines, key=lambda r: r["row"])
+    number = int(row.split(":")[0])
+    return [r for r in harness.read_records([out]) if r.get("kind") == "search" and r["row"] == number]
 
 
 def states(count: int) -> list[Any]:
@@ -125,18 +135,17 @@ def main() -> None:
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_ready(url, server)
-        started = time.perf_counter()
-        remote = bench(out_dir / "server.jsonl", args.rows, ["--server", url])
-        print(f"server bench: {time.perf_counter() - started:.1f} s", flush=True)
+        remote, local = [], []
+        for row in rows(args.rows):
+            remote += bench(out_dir / "server.jsonl", row, ["--server", url])
+            local += bench(out_dir / "local.jsonl", row, ["--threads", str(args.threads)])
+            print(f"row {row}: server {remote[-1]['seconds']:.1f} s, local {local[-1]['seconds']:.1f} s", flush=True)
         served = api.connect(url)
         remote_values = label_values(served, chosen)
         bounds = served.meter.label_bounds
     finally:
         server.terminate()
         server.wait(timeout=30)
-    started = time.perf_counter()
-    local = bench(out_dir / "local.jsonl", args.rows, ["--threads", str(args.threads)])
-    print(f"local bench: {time.perf_counter() - started:.1f} s", flush=True)
     local_values = label_values(api.load_model(threads=args.threads), chosen)
 
     pairs = list(zip(remote, local))
@@ -157,6 +166,7 @@ def main() -> None:
         "label_values": {"states": len(chosen), "max_difference": max(differences),
                          "mean_difference": statistics.fmean(differences), "bounds": bounds},
         "machine": harness.machine(),
+        "load_average": os.getloadavg(),
     }
     text = json.dumps(summary, indent=2)
     print(text)

@@ -144,6 +144,27 @@ def test_a_server_without_prompt_logprobs_is_teacher_forced() -> None:
     assert model.meter.prompt_tokens_evaluated == model.meter.prompt_tokens - 2 * len(forced)  # 2 cached per request
 
 
+def test_continuations_sharing_prefixes_are_forced_along_a_few_paths_with_the_same_scores() -> None:
+    def consistent(path: str, body: dict[str, Any]) -> Any:  # the likeliest at every position: a..j, as token_logprob says
+        answer = llama_server_reply(path, body)
+        found = answer.get("choices", [{}])[0].get("logprobs") if isinstance(answer, dict) else None
+        for item in (found or {}).get("content", []):
+            item["top_logprobs"] = [{"id": i, "token": chr(i), "logprob": token_logprob(i)} for i in range(97, 107)]
+        return answer
+
+    steps = ["ab", "ac", "adz", "b", "az", "ab"]
+    with FakeServer(consistent) as server:
+        model = connect(server.url)
+        model.score_continuations("p", ["x"])  # finds teacher forcing
+        before = len(server.requests)
+        scores = model.score_continuations("p", steps)
+        forced = [body["grammar"] for path, body in server.requests[before:] if path == "/v1/completions"]
+    assert scores == pytest.approx([sum(token_logprob(ord(c)) for c in step) for step in steps])
+    # "adz" passes through every inner node but "a", "ad"; "ab" is read off it; z is not among the likeliest after
+    # "a", so "az" is forced alone: 2 requests for 5 different steps
+    assert forced == ["root ::= <[97]> <[100]> <[122]>", "root ::= <[97]> <[122]>"]
+
+
 def test_a_server_that_ignores_the_grammar_cannot_score_and_says_what_to_use() -> None:
     with FakeServer(top_k_only) as server:
         result = runner.invoke(app, ["solve", "game24", "4", "9", "10", "13", "--server", server.url])

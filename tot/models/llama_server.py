@@ -6,6 +6,15 @@ them) generated after the prompt under a grammar of token ids (`root ::= <[id1]>
 one's log-probability read from the answer; the server's prompt cache keeps the prompt evaluated, so
 a request costs about one token per continuation token.
 
+`forced_many`: many continuations after one prompt with fewer requests. Each forced token's answer
+also lists the `TOP_K` likeliest tokens at its position, so one forced path gives the next-token
+log-probabilities at every prefix along it. The continuations' token sequences form a trie; a few
+paths that pass through every inner node of it are forced (the longest first), and each
+continuation's tokens are read off the lists of its prefixes. A token not among the likeliest at its
+prefix has its continuation forced alone. Exact (the same log-probabilities as forcing each
+continuation), in about half the requests and tokens on the Game of 24's steps (`a op b`: the steps
+sharing `a op` share one path).
+
 `score_many`: a whole word list scored after one prompt in 1 + `expand` requests, as
 `tot.models.llama.LlamaModel.score_many` estimates it locally.
 - The continuations are tokenized in one `/tokenize` request (joined by newlines; a word whose pieces do
@@ -54,6 +63,68 @@ def score_many(model: ServerModel, head: str, continuations: Sequence[str], *, e
             score += rest if after is None else after.get(c[1], min(after.values()))
         scores.append(score + rest * max(0, len(c) - 2))
     return scores
+
+
+def forced_many(model: ServerModel, head: str, continuations: Sequence[str]) -> list[float]:
+    """Each continuation's log-probability after `head` by teacher forcing along a few covering paths (see the module)."""
+    from tot.models.server import TOP_K
+
+    paths = [tuple(ids) for ids in tokenize_many(model, continuations)]
+    chosen = cover(paths)
+    answers = model.parallel(lambda path: _force(model, head, path, TOP_K), chosen)
+    known: dict[tuple[int, ...], dict[int, float]] = {}  # prefix -> next-token log-probabilities
+    for path, (steps, _) in zip(chosen, answers):
+        for depth, step in enumerate(steps):
+            known.setdefault(path[:depth], step)
+    usages = [usage for _, usage in answers]
+    lonely = [p for p in dict.fromkeys(paths) if p and _total(p, known) is None]
+    for path, (steps, usage) in zip(lonely, model.parallel(lambda path: _force(model, head, path, 1), lonely)):
+        usages.append(usage)
+        for depth, step in enumerate(steps):
+            values = known.setdefault(path[:depth], {})
+            values.update({token: value for token, value in step.items() if token not in values})
+    model.count(usages)
+    return [_total(p, known) or 0.0 for p in paths]  # every token is known now (an empty path: 0)
+
+
+def cover(paths: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Paths among `paths`, longest first, that pass through every proper prefix (inner node) of every path."""
+    inner = {p[:depth] for p in paths for depth in range(len(p))}
+    chosen = []
+    for path in sorted(set(paths), key=lambda p: (-len(p), p)):
+        along = {path[:depth] for depth in range(len(path))}
+        if along & inner:
+            chosen.append(path)
+            inner -= along
+    return chosen
+
+
+def _total(path: tuple[int, ...], known: dict[tuple[int, ...], dict[int, float]]) -> float | None:
+    """The summed log-probabilities of `path`'s tokens read off `known`; None where one is not there."""
+    total = 0.0
+    for depth, token in enumerate(path):
+        value = known.get(path[:depth], {}).get(token)
+        if value is None:
+            return None
+        total += value
+    return total
+
+
+def _force(model: ServerModel, head: str, path: tuple[int, ...], k: int) -> tuple[list[dict[int, float]], Json]:
+    """Force `path` after `head`; at each position, the `k` likeliest tokens' log-probabilities and the forced one's."""
+    grammar = "root ::= " + " ".join(f"<[{token}]>" for token in path)
+    body = {"prompt": head, "max_tokens": len(path), "temperature": 0.0, "logprobs": k, "grammar": grammar,
+            "cache_prompt": True}
+    choice, usage = model.completion(body)
+    try:
+        content = choice["logprobs"]["content"]
+        steps = [{**logprobs.next_token_ids({"content": [item]}), int(item["id"]): float(item["logprob"])}
+                 for item in content]
+    except (KeyError, TypeError, ValueError, logprobs.UnknownForm):
+        raise model.garbage(f"an answer without the log-probabilities of its forced tokens: {choice}") from None
+    if [int(item["id"]) for item in content] != list(path):
+        raise model.garbage(f"forced tokens {list(path)}, generated {[item['id'] for item in content]}")
+    return steps, usage
 
 
 def forced(model: ServerModel, head: str, continuation: str) -> tuple[float, Json] | None:

@@ -156,7 +156,7 @@ class ServerModel:
         usage = answer.get("usage")
         return choices[0], usage if isinstance(usage, dict) else {}
 
-    def _count(self, usages: Sequence[Json]) -> None:
+    def count(self, usages: Sequence[Json]) -> None:
         self.meter.prompt_tokens += sum(_int(u.get("prompt_tokens")) for u in usages)
         self.meter.prompt_tokens_evaluated += sum(_int(u.get("prompt_tokens")) - _cached(u) for u in usages)
         self.meter.generated_tokens += sum(_int(u.get("completion_tokens")) for u in usages)
@@ -260,7 +260,7 @@ class ServerModel:
 
         def work() -> list[str]:
             results = self.parallel(one, seeds)
-            self._count([usage for _, usage in results])
+            self.count([usage for _, usage in results])
             return [text for text, _ in results]
 
         return self._call(work)
@@ -346,7 +346,7 @@ class ServerModel:
         except ServerRefused:
             self.top_logprobs = False  # e.g. a server that allows fewer
             return None
-        self._count([usage])
+        self.count([usage])
         if choice.get("logprobs") is None:
             self.top_logprobs = False
         return choice.get("logprobs")
@@ -365,7 +365,8 @@ class ServerModel:
         return ModelError(f"the server at {self.url} answered log-probabilities in a form tot does not read: {unknown}")
 
     def _scores(self, head: str, continuations: Sequence[str]) -> list[float]:
-        """Each continuation's log-probability after `head`: one request each, concurrently.
+        """Each continuation's log-probability after `head`: one request each, concurrently (teacher
+        forcing: along a few covering paths, `llama_server.forced_many`).
 
         Until the server's way of scoring is known (`scoring`), the first continuation goes
         alone: its request finds it.
@@ -376,10 +377,13 @@ class ServerModel:
             first = next((i for i, c in enumerate(items) if c), None)
             if first is not None:
                 done[first] = self._score(head, items[first])
+        if self.scoring == "forced" and len(items) > 1:
+            self.count([usage for _, usage in done.values()])
+            return llama_server.forced_many(self, head, items)
         todo = [i for i in range(len(items)) if i not in done]
         done.update(zip(todo, self.parallel(lambda i: self._score(head, items[i]), todo)))
         results = [done[i] for i in range(len(items))]
-        self._count([usage for _, usage in results])
+        self.count([usage for _, usage in results])
         return [total for total, _ in results]
 
     def _score(self, head: str, continuation: str) -> tuple[float, Json]:
