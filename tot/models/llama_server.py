@@ -71,14 +71,14 @@ def forced_many(model: ServerModel, head: str, continuations: Sequence[str]) -> 
 
     paths = [tuple(ids) for ids in tokenize_many(model, continuations)]
     chosen = cover(paths)
-    answers = model.parallel(lambda path: _force(model, head, path, TOP_K), chosen)
+    answers = model.parallel(lambda path: _forced_path(model, head, path, TOP_K), chosen)
     known: dict[tuple[int, ...], dict[int, float]] = {}  # prefix -> next-token log-probabilities
     for path, (steps, _) in zip(chosen, answers):
         for depth, step in enumerate(steps):
             known.setdefault(path[:depth], step)
     usages = [usage for _, usage in answers]
     lonely = [p for p in dict.fromkeys(paths) if p and _total(p, known) is None]
-    for path, (steps, usage) in zip(lonely, model.parallel(lambda path: _force(model, head, path, 1), lonely)):
+    for path, (steps, usage) in zip(lonely, model.parallel(lambda path: _forced_path(model, head, path, 1), lonely)):
         usages.append(usage)
         for depth, step in enumerate(steps):
             values = known.setdefault(path[:depth], {})
@@ -110,42 +110,43 @@ def _total(path: tuple[int, ...], known: dict[tuple[int, ...], dict[int, float]]
     return total
 
 
-def _force(model: ServerModel, head: str, path: tuple[int, ...], k: int) -> tuple[list[dict[int, float]], Json]:
-    """Force `path` after `head`; at each position, the `k` likeliest tokens' log-probabilities and the forced one's."""
+def _force(model: ServerModel, head: str, path: tuple[int, ...], k: int) -> tuple[list[dict[int, float]], Json] | None:
+    """Force `path` after `head`: at each position the `k` likeliest tokens' log-probabilities and the forced one's,
+    and the usage; None where the server did not (no log-probabilities, or other tokens: a grammar ignored)."""
     grammar = "root ::= " + " ".join(f"<[{token}]>" for token in path)
     body = {"prompt": head, "max_tokens": len(path), "temperature": 0.0, "logprobs": k, "grammar": grammar,
             "cache_prompt": True}
     choice, usage = model.completion(body)
+    if choice.get("logprobs") is None:
+        return None
     try:
         content = choice["logprobs"]["content"]
         steps = [{**logprobs.next_token_ids({"content": [item]}), int(item["id"]): float(item["logprob"])}
                  for item in content]
     except (KeyError, TypeError, ValueError, logprobs.UnknownForm):
-        raise model.garbage(f"an answer without the log-probabilities of its forced tokens: {choice}") from None
+        return None
     if [int(item["id"]) for item in content] != list(path):
-        raise model.garbage(f"forced tokens {list(path)}, generated {[item['id'] for item in content]}")
+        return None
     return steps, usage
+
+
+def _forced_path(model: ServerModel, head: str, path: tuple[int, ...], k: int) -> tuple[list[dict[int, float]], Json]:
+    """`_force` on a server known to force: an answer without what it asked for is garbage."""
+    found = _force(model, head, path, k)
+    if found is None:
+        raise model.garbage(f"an answer without the log-probabilities of the forced tokens {list(path)}")
+    return found
 
 
 def forced(model: ServerModel, head: str, continuation: str) -> tuple[float, Json] | None:
     """The log-probability of `continuation` after `head` by teacher forcing, and the request's usage; None where the
     server cannot (no `/tokenize`, a grammar ignored, no log-probabilities of generated tokens)."""
     ids = tokens(model, continuation)
-    if ids is None:
+    found = None if ids is None else _force(model, head, tuple(ids), 1)
+    if ids is None or found is None:
         return None
-    grammar = "root ::= " + " ".join(f"<[{token}]>" for token in ids)
-    body = {"prompt": head, "max_tokens": len(ids), "temperature": 0.0, "logprobs": 1, "grammar": grammar,
-            "cache_prompt": True}
-    choice, usage = model.completion(body)
-    if choice.get("logprobs") is None:
-        return None
-    try:
-        generated = logprobs.generated(choice["logprobs"])
-    except logprobs.UnknownForm as unknown:
-        raise model.unknown_form(unknown) from None
-    if [t.id for t in generated] != ids:  # the grammar was not applied (ids missing, or other tokens)
-        return None
-    return sum(t.logprob for t in generated), usage
+    steps, usage = found
+    return sum(step[token] for step, token in zip(steps, ids)), usage
 
 
 def tokens(model: ServerModel, text: str) -> list[int] | None:
