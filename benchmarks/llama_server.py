@@ -9,6 +9,8 @@
    both alike.
 3. Values `--states` Game of 24 states with label values from the server's likeliest next tokens, stops
    it, and values them on the local backend.
+   Rows stop starting once `--minutes` have passed (the CPU is shared: a locked run stays short); the
+   summary says how many ran.
 4. Prints (and writes as JSON to `--summary`) whether the answers are the same, the median wall time
    per puzzle on each and their ratio, and the largest difference between the label values.
 
@@ -116,6 +118,7 @@ def main() -> None:
     parser.add_argument("--rows", default="900:910")
     parser.add_argument("--states", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--minutes", type=float, default=15.0, help="start no row after this many minutes")
     parser.add_argument("--flags", default=FLAGS, help=f"more llama-server flags (default: {FLAGS!r})")
     parser.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results" / "llama-server"))
     parser.add_argument("--summary")
@@ -127,6 +130,7 @@ def main() -> None:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = states(args.states)
+    started = time.monotonic()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [binary(args.binary), "-m", str(default_model_path()), "--host", "127.0.0.1", "--port", str(port),
@@ -137,6 +141,9 @@ def main() -> None:
         wait_until_ready(url, server)
         remote, local = [], []
         for row in rows(args.rows):
+            if time.monotonic() - started > 60 * args.minutes:
+                print(f"--minutes {args.minutes:g} passed: no more rows", flush=True)
+                break
             remote += bench(out_dir / "server.jsonl", row, ["--server", url])
             local += bench(out_dir / "local.jsonl", row, ["--threads", str(args.threads)])
             print(f"row {row}: server {remote[-1]['seconds']:.1f} s, local {local[-1]['seconds']:.1f} s", flush=True)
@@ -156,6 +163,7 @@ def main() -> None:
     summary = {
         "server_flags": args.flags,
         "rows": args.rows,
+        "rows_run": [r["row"] for r in remote],
         "solved": {"server": sum(r["solved"] for r in remote), "local": sum(r["solved"] for r in local)},
         "same_answers": len(same),
         "puzzles": len(pairs),
@@ -167,6 +175,7 @@ def main() -> None:
                          "mean_difference": statistics.fmean(differences), "bounds": bounds},
         "machine": harness.machine(),
         "load_average": os.getloadavg(),
+        "minutes": round((time.monotonic() - started) / 60, 1),
     }
     text = json.dumps(summary, indent=2)
     print(text)
