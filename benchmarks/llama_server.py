@@ -9,8 +9,8 @@
    both alike.
 3. Values `--states` Game of 24 states with label values from the server's likeliest next tokens, stops
    it, and values them on the local backend.
-   Rows stop starting once `--minutes` have passed (the CPU is shared: a locked run stays short); the
-   summary says how many ran.
+   No row starts that would end (if it took as long as the last) after `--minutes` (the CPU is shared:
+   a locked run stays short); the summary says which rows ran, and the row a failed bench stopped at.
 4. Prints (and writes as JSON to `--summary`) whether the answers are the same, the median wall time
    per puzzle on each and their ratio, and the largest difference between the label values.
 
@@ -118,7 +118,8 @@ def main() -> None:
     parser.add_argument("--rows", default="900:910")
     parser.add_argument("--states", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--minutes", type=float, default=15.0, help="start no row after this many minutes")
+    parser.add_argument("--minutes", type=float, default=15.0,
+                        help="start no row that would end (taking as long as the last) after this many minutes")
     parser.add_argument("--flags", default=FLAGS, help=f"more llama-server flags (default: {FLAGS!r})")
     parser.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results" / "llama-server"))
     parser.add_argument("--summary")
@@ -136,20 +137,34 @@ def main() -> None:
     command = [binary(args.binary), "-m", str(default_model_path()), "--host", "127.0.0.1", "--port", str(port),
                "-c", "4096", "-t", str(args.threads), *shlex.split(args.flags)]
     print("server:", shlex.join(command), flush=True)
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = out_dir / "llama-server.log"
+    with open(log, "ab") as sink:
+        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     try:
         wait_until_ready(url, server)
-        remote, local = [], []
+        remote, local, last, failed = [], [], 0.0, None
         for row in rows(args.rows):
-            if time.monotonic() - started > 60 * args.minutes:
-                print(f"--minutes {args.minutes:g} passed: no more rows", flush=True)
+            if time.monotonic() - started + last > 60 * args.minutes:
+                print(f"another row would pass --minutes {args.minutes:g}: no more rows", flush=True)
                 break
-            remote += bench(out_dir / "server.jsonl", row, ["--server", url])
-            local += bench(out_dir / "local.jsonl", row, ["--threads", str(args.threads)])
+            before = time.monotonic()
+            try:
+                served_line = bench(out_dir / "server.jsonl", row, ["--server", url])
+                local_line = bench(out_dir / "local.jsonl", row, ["--threads", str(args.threads)])
+            except subprocess.CalledProcessError as error:
+                failed = {"row": row, "exit": error.returncode, "server_alive": server.poll() is None}
+                print(f"row {row}: the bench failed ({failed}); llama-server's log: {log}", flush=True)
+                break
+            remote += served_line
+            local += local_line
             print(f"row {row}: server {remote[-1]['seconds']:.1f} s, local {local[-1]['seconds']:.1f} s", flush=True)
-        served = api.connect(url)
-        remote_values = label_values(served, chosen)
-        bounds = served.meter.label_bounds
+            last = time.monotonic() - before
+        remote_values: list[float] = []
+        bounds = None
+        if server.poll() is None:
+            served = api.connect(url)
+            remote_values = label_values(served, chosen)
+            bounds = served.meter.label_bounds
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -157,6 +172,8 @@ def main() -> None:
 
     pairs = list(zip(remote, local))
     same = [r["row"] for r, l in pairs if r["answer"] == l["answer"]]
+    if not pairs:
+        sys.exit(f"no row ran (failed: {failed})")
     median_server = statistics.median(r["seconds"] for r in remote)
     median_local = statistics.median(r["seconds"] for r in local)
     differences = [abs(a - b) for a, b in zip(remote_values, local_values)]
@@ -164,6 +181,7 @@ def main() -> None:
         "server_flags": args.flags,
         "rows": args.rows,
         "rows_run": [r["row"] for r in remote],
+        "failed": failed,
         "solved": {"server": sum(r["solved"] for r in remote), "local": sum(r["solved"] for r in local)},
         "same_answers": len(same),
         "puzzles": len(pairs),
@@ -171,8 +189,8 @@ def main() -> None:
         "median_seconds": {"server": median_server, "local": median_local, "ratio": median_server / median_local},
         "median_calls": {"server": statistics.median(r["usage"]["calls"] for r in remote),
                          "local": statistics.median(r["usage"]["calls"] for r in local)},
-        "label_values": {"states": len(chosen), "max_difference": max(differences),
-                         "mean_difference": statistics.fmean(differences), "bounds": bounds},
+        "label_values": {"states": len(differences), "max_difference": max(differences, default=None),
+                         "mean_difference": statistics.fmean(differences) if differences else None, "bounds": bounds},
         "machine": harness.machine(),
         "load_average": os.getloadavg(),
         "minutes": round((time.monotonic() - started) / 60, 1),
