@@ -100,6 +100,10 @@ def learn(
     except harness.Interrupted as stopped:
         errors.print(stopped.message + " (tot learn resumes the same way)", highlight=False, markup=False)
         raise typer.Exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # while training: the searches and features are on disk, the head is refitted
+        errors.print("interrupted while training; the searches and features are kept: run the same command to resume",
+                     highlight=False, markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except TotError as error:
         fail(error)
     if as_json:

@@ -165,36 +165,38 @@ def choose(
     table = []
     bar = progress or NoProgress()
     bar.start(len(candidates) * EPOCHS, [])
-    for candidate in candidates:
-        cols = columns(stored_layers, width, candidate.layers, candidate.pooling)
-        done = [0]
+    try:  # a Ctrl-C mid-training stops the bar, so the CLI's one line shows
+        for candidate in candidates:
+            cols = columns(stored_layers, width, candidate.layers, candidate.pooling)
+            done = [0]
 
-        def epoch() -> None:
-            done[0] += 1
-            bar.advance({})
+            def epoch() -> None:
+                done[0] += 1
+                bar.advance({})
 
-        head = fit(x_all[:, cols], y, v_all[:, cols], yv, hidden=candidate.hidden, decay=candidate.decay, epochs=EPOCHS,
-                   weights=weights, seed=seed, score=lambda logits: mean_auc(logits, held), on_epoch=epoch)
-        for _ in range(EPOCHS - done[0]):
-            bar.advance({})
-        predicted = head.predict(v_all[:, cols])
-        aucs = depth_aucs(predicted, held)
-        overall = auc(predicted, yv)
-        unseen = [i for i, e in enumerate(held) if e.key not in seen]
-        row = {
-            "candidate": candidate.describe(),
-            "auc": None if overall is None else round(overall, 4),
-            "auc_by_depth": {str(d): round(v, 4) for d, v in aucs.items()},
-            "unseen_auc_by_depth": {str(d): round(v, 4) for d, v in
-                                    depth_aucs(predicted[unseen], [held[i] for i in unseen]).items()},
-            "score": round(mean_auc(predicted, held), 4),
-            "brier": round(float(np.mean((predicted - yv) ** 2)), 4),
-            "epochs": head.info.get("epochs"),
-        }
-        table.append(row)
-        if best is None or row["score"] > best.validation["score"]:
-            best = Trained(head, candidate, row, table)
-    bar.stop()
+            head = fit(x_all[:, cols], y, v_all[:, cols], yv, hidden=candidate.hidden, decay=candidate.decay, epochs=EPOCHS,
+                       weights=weights, seed=seed, score=lambda logits: mean_auc(logits, held), on_epoch=epoch)
+            for _ in range(EPOCHS - done[0]):
+                bar.advance({})
+            predicted = head.predict(v_all[:, cols])
+            aucs = depth_aucs(predicted, held)
+            overall = auc(predicted, yv)
+            unseen = [i for i, e in enumerate(held) if e.key not in seen]
+            row = {
+                "candidate": candidate.describe(),
+                "auc": None if overall is None else round(overall, 4),
+                "auc_by_depth": {str(d): round(v, 4) for d, v in aucs.items()},
+                "unseen_auc_by_depth": {str(d): round(v, 4) for d, v in
+                                        depth_aucs(predicted[unseen], [held[i] for i in unseen]).items()},
+                "score": round(mean_auc(predicted, held), 4),
+                "brier": round(float(np.mean((predicted - yv) ** 2)), 4),
+                "epochs": head.info.get("epochs"),
+            }
+            table.append(row)
+            if best is None or row["score"] > best.validation["score"]:
+                best = Trained(head, candidate, row, table)
+    finally:
+        bar.stop()
     assert best is not None
     return Trained(best.head, best.candidate, best.validation, table)
 
