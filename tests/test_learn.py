@@ -133,6 +133,29 @@ def test_the_head_learns_a_separable_rule_and_is_calibrated() -> None:
         assert abs(float(p.mean()) - float(y[2000:].mean())) < 0.03
 
 
+def test_ctrl_c_while_training_stops_the_progress_bar() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    examples = [train.Example(("P", str(i)), 1 + i % 2, bool(x[i, 0] > 0), {str(i % 4)}, set()) for i in range(40)]
+    feature_of = {e.key: x[i] for i, e in enumerate(examples)}
+    events: list[str] = []
+
+    class Bar:
+        def start(self, total: int, finished: Sequence[Any]) -> None:
+            events.append("start")
+
+        def advance(self, record: Any) -> None:
+            raise KeyboardInterrupt
+
+        def stop(self) -> None:
+            events.append("stop")
+
+    with pytest.raises(KeyboardInterrupt):
+        train.choose(examples[:30], examples[30:], feature_of, (1,), 2, [train.Candidate((1,), "mean", 0, 1e-4)],
+                     progress=Bar())
+    assert events == ["start", "stop"]
+
+
 def test_platt_scaling_recovers_a_known_calibration() -> None:
     rng = np.random.default_rng(1)
     z = rng.normal(size=20000) * 2
