@@ -22,13 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from tot.api import LEARNED_VALUERS
 from tot.bench.config import Puzzle, select_puzzles, split_list
 from tot.bench.harness import Job, ModelSpec, Progress, Record, Summary, execute, job_key, model_name, model_spec
 from tot.errors import InputError
 from tot.models import Model
 
 TASK = "game24"
-VALUERS = ("labels", "sample", "oracle", "uniform")
+VALUERS = ("labels", "sample", "oracle", "uniform", *LEARNED_VALUERS)  # learned, lookahead, mixed: with a value file
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,16 @@ class ValueConfig:
 
     valuer: str
     per_depth: int
+    value: str = ""  # the value file (learned, mixed)
+    value_checksum: str = ""
 
     @property
     def needs_model(self) -> bool:
-        return self.valuer in ("labels", "sample")
+        return self.valuer in ("labels", "sample", *LEARNED_VALUERS)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"valuer": self.valuer, "per_depth": self.per_depth}
+        return {"valuer": self.valuer, "per_depth": self.per_depth,
+                **({"value": self.value_checksum} if self.value_checksum else {})}
 
 
 def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
@@ -94,21 +98,30 @@ def run_values(job: Job, model: Model | None) -> Record:
 
     config: ValueConfig = job.config
     task = Game24()
-    evaluator = api.make_evaluator(task, model, generator="all", valuer=config.valuer)
+    learned = None
+    if config.value:
+        from tot.learn import valuefile
+
+        learned = valuefile.load(config.value)
+    evaluator = api.make_evaluator(task, model, generator="all", valuer=config.valuer, value=learned)
     before = evaluator.meter.snapshot()
+    sampled = sample_states(job.puzzle.text, config.per_depth, job.seed)
+    values = evaluator.evaluate_many([state for _, state in sampled])  # batched where the valuer can (labels, learned)
     states = []
-    for depth, state in sample_states(job.puzzle.text, config.per_depth, job.seed):
-        value = evaluator.evaluate(state)
+    for (depth, state), value in zip(sampled, values):
         states.append({"state": task.render(state), "depth": depth, "solvable": task.solvable(state), "value": round(value, 6)})
     after = evaluator.meter.snapshot()
     used = {name: after[name] - before[name] for name in ("calls", "prompt_tokens", "prompt_tokens_evaluated", "generated_tokens")}
     return {"states": states, "usage": {name: int(value) for name, value in used.items()}}
 
 
-def value_jobs(puzzles: Sequence[Puzzle], valuers: Sequence[str], per_depth: int, seed: int, model: ModelSpec | None) -> list[Job]:
+def value_jobs(
+    puzzles: Sequence[Puzzle], valuers: Sequence[str], per_depth: int, seed: int, model: ModelSpec | None,
+    value: tuple[str, str] = ("", ""),
+) -> list[Job]:
     jobs = []
     for valuer in valuers:
-        config = ValueConfig(valuer, per_depth)
+        config = ValueConfig(valuer, per_depth, *(value if valuer in LEARNED_VALUERS else ("", "")))
         identity = model.identity() if model is not None and config.needs_model else None
         for puzzle in puzzles:
             key = job_key("values", TASK, puzzle.text, config.as_dict(), seed, identity)
@@ -127,8 +140,11 @@ def run(
     seed: int = 0,
     workers: int = 1,
     progress: Progress | None = None,
+    value: str | None = None,
 ) -> Summary:
-    """Value states of the selected puzzles with each valuer, appending one line per (puzzle, valuer)."""
+    """Value states of the selected puzzles with each valuer, appending one line per (puzzle, valuer).
+
+    `value`: the value file of the learned and mixed valuers."""
     names = [str(v) for v in split_list(valuers)]
     if not names:
         raise InputError("give at least one valuer")
@@ -142,7 +158,14 @@ def run(
     puzzles = select_puzzles(TASK, rows, [])
     needs_model = any(ValueConfig(name, per_depth).needs_model for name in names)
     spec = model_spec(model, threads) if needs_model else ModelSpec(model, threads)
-    jobs = value_jobs(puzzles, names, per_depth, seed, spec if needs_model else None)
+    file = ("", "")
+    if value:
+        from tot.learn import valuefile
+
+        file = (value, str(valuefile.load(value).as_dict()["checksum"]))
+    elif set(LEARNED_VALUERS) & set(names):
+        raise InputError(f"the {'/'.join(LEARNED_VALUERS)} valuers need a value file: --value FILE (made by `tot learn`)")
+    jobs = value_jobs(puzzles, names, per_depth, seed, spec if needs_model else None, file)
     return execute(jobs, out, spec, seed=seed, workers=workers, progress=progress)
 
 
@@ -170,7 +193,10 @@ def summarize(records: Sequence[Record]) -> list[ValueRow]:
     for record in records:
         if record.get("kind") != "values":
             continue
-        groups.setdefault((record["task"], model_name(record), record["config"]["valuer"]), []).append(record)
+        valuer = record["config"]["valuer"]
+        if record["config"].get("value"):  # one row per value file
+            valuer = f"{valuer} ({record['config']['value'][:8]})"
+        groups.setdefault((record["task"], model_name(record), valuer), []).append(record)
     rows = []
     for (task, model, valuer), lines in groups.items():
         states = [state for line in lines for state in line["states"]]

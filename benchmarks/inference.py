@@ -35,7 +35,9 @@ import numpy as np
 from tot.bench.naive import NaiveModel
 from tot import api
 from tot.evaluators import LabelValuer, SampledValuer
-from tot.models.llama import LlamaModel, Row, common_prefix, continuation_trie, fill_batch
+from tot.models.llama import LlamaModel
+from tot.models.llama_context import Row, common_prefix, fill_batch
+from tot.models.llama_scoring import continuation_trie
 from tot.models import Model, resolve_model_path, score_labels_many
 from tot.tasks.game24 import Game24, load_puzzles
 
@@ -152,7 +154,7 @@ def tot_prompt_speed(ours: LlamaModel, repetitions: int) -> float:
     for _ in range(repetitions + 1):  # the first is a warm-up
         ours.forget()
         started = time.perf_counter()
-        ours._prefill(tokens)
+        ours.cache.prefill(tokens)
         seconds.append(time.perf_counter() - started)
     ours.forget()
     return 512 / float(np.mean(seconds[1:]))
@@ -160,7 +162,7 @@ def tot_prompt_speed(ours: LlamaModel, repetitions: int) -> float:
 
 def resident_switch(ours: LlamaModel, repetitions: int = 5) -> dict[str, float]:
     """Milliseconds to make sequence 0 hold a value-prompt prefix again: restore it, share it, or recompute it."""
-    lib, memory = ours.lib, ours.memory
+    lib, memory = ours.lib, ours.decoder.memory
     ours.forget()
     ours.score_labels(Game24().prompts.value_prompt(Game24().initial("1 2 3 4")), [" sure"])
     ours.score_labels("Another prompt, which pushes the value prompt out of sequence 0:", [" sure"])
@@ -168,7 +170,7 @@ def resident_switch(ours: LlamaModel, repetitions: int = 5) -> dict[str, float]:
 
     def restore() -> None:
         lib.llama_memory_clear(memory, False)
-        lib.llama_state_seq_set_data(ours.ctx, resident.state, len(resident.state), 0)
+        lib.llama_state_seq_set_data(ours.decoder.ctx, resident.state, len(resident.state), 0)
 
     def share() -> None:
         lib.llama_memory_seq_rm(memory, 0, -1, -1)
@@ -176,7 +178,7 @@ def resident_switch(ours: LlamaModel, repetitions: int = 5) -> dict[str, float]:
 
     def recompute() -> None:
         lib.llama_memory_clear(memory, False)
-        for _ in ours._decode([(t, i, (0,), False) for i, t in enumerate(resident.tokens)]):
+        for _ in ours.decoder.decode([(t, i, (0,), False) for i, t in enumerate(resident.tokens)]):
             pass
 
     timings = {}
@@ -439,9 +441,9 @@ class RawContext:
     """A plain llama.cpp context (library defaults, 512-row batches) for the throughput and the floor."""
 
     def __init__(self, threads: int, n_seq_max: int = 64) -> None:
-        from tot.models.llama import _llama
+        from tot.models.llama_context import llama_lib
 
-        lib = _llama()
+        lib = llama_lib()
         self.lib = lib
         self.model = lib.llama_model_load_from_file(
             str(resolve_model_path(None)).encode(), lib.llama_model_default_params()
@@ -574,7 +576,7 @@ def numerics(ours: LlamaModel, raw: RawContext) -> dict[str, Any]:
     def ours_last(chunk: int) -> np.ndarray[Any, np.dtype[np.float64]]:
         ours.forget()
         for end in range(chunk, n + chunk, chunk):  # a prompt extended `chunk` tokens at a time, as caches are
-            last = ours._prefill(tokens[: min(end, n)])
+            last = ours.cache.prefill(tokens[: min(end, n)])
         return log_softmax(last)
 
     def spread(last: Callable[[int], np.ndarray[Any, np.dtype[np.float64]]]) -> float:

@@ -1,7 +1,7 @@
 """The llama.cpp backend: batched equals one by one, cached equals cold, residents, samples, grammar, usage.
 
 The equality tests are exact, but one: the backend keeps every row's arithmetic independent
-of its batch (see the `tot.models.llama` docstring), so there is no tolerance to choose; batched
+of its batch (see the `tot.models.llama_context` docstring), so there is no tolerance to choose; batched
 against one-by-one continuation scores allows 1e-3 nats, what a CI runner's CPU needed.
 """
 
@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from tot.models.llama import LlamaModel, _split, continuation_trie
+from tot.models.llama import LlamaModel
+from tot.models.llama_context import split_rows
+from tot.models.llama_scoring import continuation_trie
 from tot.models import Model, normalise
 from tot.tasks.game24 import Game24, parse_proposals
 
@@ -42,9 +44,9 @@ def test_trie_decodes_shared_prefixes_once_parents_first() -> None:
 
 def test_split_makes_even_parts_within_the_limit() -> None:
     rows = [(t, t, (0,), False) for t in range(130)]
-    sizes = [len(part) for part in _split(rows, 63)]
+    sizes = [len(part) for part in split_rows(rows, 63)]
     assert sizes == [44, 43, 43] and sum(sizes) == 130
-    assert [len(p) for p in _split(rows[:5], 63)] == [5]
+    assert [len(p) for p in split_rows(rows[:5], 63)] == [5]
 
 
 # ---- the real model ---------------------------------------------------------------------------

@@ -30,7 +30,9 @@ from tot.evaluators import (
 from tot.models import Model
 
 GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task")  # task: the task's own (`task.model_evaluator`)
-VALUERS = ("labels", "sample", "oracle", "uniform", "task")
+LEARNED_VALUERS = ("learned", "lookahead", "mixed")  # a value file's head (tot.learn.valuer): need `value`
+VALUERS = ("labels", "sample", "oracle", "uniform", "task", *LEARNED_VALUERS)
+MODEL_VALUERS = ("labels", "sample", "task", *LEARNED_VALUERS)
 
 
 @dataclass(frozen=True)
@@ -147,13 +149,18 @@ def make_evaluator(
     generator: str = "enumerate",
     valuer: str = "labels",
     value_samples: int = 3,
+    value: Any = None,
 ) -> ThoughtEvaluator:
-    """Combine a thought generator and a state valuer (see `tot.evaluators`) for `task`."""
+    """Combine a thought generator and a state valuer (see `tot.evaluators`) for `task`.
+
+    `value`: a learned value (a `tot.learn.valuefile.ValueFile` or its path), for the valuers
+    `learned`, `lookahead` (the best learned value one step on) and `mixed` (learned and prompted
+    label values averaged)."""
     if generator not in GENERATORS:
         raise InputError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
     if valuer not in VALUERS:
         raise InputError(f"unknown evaluator {valuer!r}; choose from {', '.join(VALUERS)}")
-    needs_model = generator not in ("all", "values") or valuer in ("labels", "sample", "task")
+    needs_model = generator not in ("all", "values") or valuer in MODEL_VALUERS
     if needs_model and model is None:
         raise InputError(f"generator {generator!r} with evaluator {valuer!r} needs a model")
     if "task" in (generator, valuer):
@@ -163,9 +170,11 @@ def make_evaluator(
         evaluator: ThoughtEvaluator = own(model, generator=generator, valuer=valuer)
         return evaluator
     prompts = getattr(task, "prompts", None)
-    if needs_model and prompts is None:
+    needs_prompts = generator in ("enumerate", "propose", "grammar") or valuer in ("labels", "sample", "mixed")
+    if needs_prompts and prompts is None:
         free = "oracle or uniform" if hasattr(task, "solvable") else "uniform (it has no exact solver for oracle)"
-        raise InputError(f"task {task.name} has no prompts, so it runs only with --generator all and --evaluator {free}")
+        raise InputError(f"task {task.name} has no prompts, so it runs only with --generator all and --evaluator {free}"
+                         " (or a value learned by `tot learn`: --evaluator learned --value FILE)")
     gen: Any
     if generator == "enumerate":
         gen = EnumerateGenerator(task, prompts, model)  # type: ignore[arg-type]
@@ -178,6 +187,8 @@ def make_evaluator(
         val = LabelValuer(prompts, model)  # type: ignore[arg-type]
     elif valuer == "sample":
         val = SampledValuer(prompts, model, n=value_samples)  # type: ignore[arg-type]
+    elif valuer in LEARNED_VALUERS:
+        val = _learned(task, model, value, valuer)
     elif valuer == "oracle":
         val = OracleValuer(task)
     else:
@@ -189,6 +200,23 @@ def make_evaluator(
         evaluator.name = f"values+{val.name}"
         return evaluator
     return ThoughtEvaluator(task, gen, val, meter)
+
+
+def _learned(task: Any, model: Any, value: Any, kind: str) -> Any:
+    """The learned valuer of `value`, with one step of lookahead, or mixed with the label values (`tot.learn.valuer`)."""
+    from tot.learn.valuer import LearnedValuer, LookaheadValuer, MixedValuer
+
+    if value is None:
+        raise InputError(f"the {kind} evaluator needs a value file (--value FILE; make one with `tot learn`)")
+    learned = LearnedValuer(task, model, value)
+    if kind == "learned":
+        return learned
+    if kind == "lookahead":
+        return LookaheadValuer(learned)
+    prompts = getattr(task, "prompts", None)
+    if prompts is None:
+        raise InputError(f"task {task.name} has no prompts, so its learned value cannot be mixed with label values")
+    return MixedValuer(learned, LabelValuer(prompts, model))
 
 
 def solve(
@@ -206,6 +234,7 @@ def solve(
     chat: bool = False,
     seed: int = 0,
     evaluator: str | None = None,
+    value: Any = None,
     **options: Any,
 ) -> Result:
     """Search for a solution of `puzzle`; returns a Result with the answer, the tree and the usage.
@@ -215,6 +244,7 @@ def solve(
     strategy `options` (e.g. `breadth=5`) override them. The default model is loaded
     on first use unless `model` is given or no model is needed; `server` uses the model
     of an OpenAI-compatible server instead and `chat` the model's chat template (see `load_model`).
+    `value` (a file made by `tot learn`, or a loaded `ValueFile`) makes the default valuer `learned`.
     """
     from tot import strategies
 
@@ -228,13 +258,13 @@ def solve(
     chosen = PRESETS[preset]
     strategy = strategy or chosen.strategy
     generator = generator or chosen.generator
-    valuer = valuer or chosen.valuer
+    valuer = valuer or ("learned" if value is not None else chosen.valuer)
     run = strategies.get(strategy)
     root = tasks.start(task_obj, puzzle)
-    needs_model = strategies.takes_model(run) or generator != "all" or valuer in ("labels", "sample", "task")
+    needs_model = strategies.takes_model(run) or generator != "all" or valuer in MODEL_VALUERS
     if needs_model and model is None:
         model = load_model(model_path, seed=seed, chat=chat, server=server)
-    judge = make_evaluator(task_obj, model, generator=generator, valuer=valuer)
+    judge = make_evaluator(task_obj, model, generator=generator, valuer=valuer, value=value)
     merged = dict(chosen.options) if strategy == chosen.strategy else {}
     merged.update(options)
     strategies.check_options(strategy, merged)

@@ -21,8 +21,11 @@ def bench(
     evaluator: Annotated[
         Optional[str],
         typer.Option(help="Evaluators, comma-separated: model (the preset's model generator and valuer), labels, sample, "
-                     "uniform, oracle (these two with the model-free `all` generator). Default: model."),
+                     "uniform, oracle (these two with the model-free `all` generator), learned, lookahead, mixed (with --value). "
+                     "Default: model."),
     ] = None,
+    value: Annotated[Optional[str], typer.Option("--value", help="A value file made by `tot learn`, for the evaluators "
+                                                 "learned and mixed.")] = None,
     generator: Annotated[Optional[str], typer.Option(help="Generators, comma-separated, overriding the above.")] = None,
     budget_calls: Annotated[Optional[str], typer.Option(help="Model-call budgets, e.g. 100,300 ('none': no limit). "
                                                          "Default: 300 when no budget is given.")] = None,
@@ -60,7 +63,7 @@ def bench(
             "task": task, "preset": preset, "strategy": strategy, "evaluator": evaluator, "generator": generator,
             "budget-calls": budget_calls, "budget-tokens": budget_tokens, "budget-seconds": budget_seconds,
             "budget-nodes": budget_nodes, "rows": rows, "puzzle": puzzle, "out": out, "model": model,
-            "threads": threads, "seed": seed, "workers": workers, "server": server, "chat": chat,
+            "threads": threads, "seed": seed, "workers": workers, "server": server, "chat": chat, "value": value,
             "options": strategies.parse_options(set_options or []),  # values may be lists: breadth=1,5
         }
         spec = bench_config.build(flags, config)
@@ -95,7 +98,9 @@ def _benchmark(run: Any, as_json: bool) -> None:
 @app.command()
 def auc(
     rows: Annotated[str, typer.Option(help="Rows of 24.csv, START:STOP[:STEP], stop exclusive.")] = "900:1000",
-    valuer: Annotated[str, typer.Option(help="Valuers, comma-separated: labels, sample, oracle, uniform.")] = "labels,sample",
+    valuer: Annotated[str, typer.Option(help="Valuers, comma-separated: labels, sample, oracle, uniform, learned, "
+                                        "lookahead (with --value).")] = "labels,sample",
+    value: Annotated[Optional[str], typer.Option("--value", help="A value file made by `tot learn` (valuer learned).")] = None,
     per_depth: Annotated[int, typer.Option(help="States per depth (1 and 2 steps from the start) per puzzle.")] = 10,
     out: Annotated[str, typer.Option(help="JSON-lines file, appended; rerun to resume.")] = "auc-game24.jsonl",
     model: ModelOpt = None,
@@ -109,7 +114,7 @@ def auc(
     from tot.bench import harness
 
     _benchmark(
-        lambda: value_auc.run(rows=rows, valuers=valuer, per_depth=per_depth, out=out, model=model, threads=threads,
+        lambda: value_auc.run(rows=rows, valuers=valuer, per_depth=per_depth, out=out, model=model, threads=threads, value=value,
                               seed=seed, workers=workers, progress=None if as_json else harness.ProgressBar("values")),
         as_json,
     )

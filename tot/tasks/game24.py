@@ -322,6 +322,7 @@ class Game24Prompts:
     """The prompt set the model evaluators use for Game of 24."""
 
     labels = LABELS
+    feature_version = "game24-verdict-1"  # what a learned value reads (tot.learn); change it with the prompt
 
     def propose_prompt(self, state: State) -> str:
         return PROPOSE_PROMPT.format(numbers=show_numbers(state))
@@ -343,6 +344,11 @@ class Game24Prompts:
 
     def verdict_prompt(self, state: State) -> str:
         return VERDICT_PROMPT.replace("{numbers}", show_numbers(state))
+
+    def feature_prompt(self, state: State) -> tuple[str, str]:
+        """The verdict prompt as (the few-shot part every state shares, this state's own text)."""
+        head, _, tail = VERDICT_PROMPT.partition("{numbers}")
+        return head, show_numbers(state) + tail
 
     def io_prompt(self, state: State) -> str:
         return IO_PROMPT.replace("{numbers}", show_numbers(state))
