@@ -42,6 +42,7 @@ class Preset:
     valuer: str
     options: tuple[tuple[str, Any], ...]
     description: str
+    seconds: float | None = None  # an anytime preset's default budget, when no seconds or nodes budget is given
 
 
 PRESETS = {
@@ -63,9 +64,11 @@ PRESETS = {
         "dfs",
         "task",
         "task",
-        (("max_steps", 100),),
-        "the paper's crossword DFS (best value first, prune dead boards, backtrack, at most 100 steps) on the "
-        "crossword's own evaluator (every dictionary word scored per clue, belief propagation over the crossings)",
+        (("anytime", True),),
+        "anytime depth-first branch and bound on the crossword's own evaluator (every dictionary word scored per "
+        "clue, re-ranked; fills in belief-propagation order; each board valued by the best total a grid below it "
+        "could have): it keeps the best complete grid found and goes on until the budget (default 40 s) runs out",
+        seconds=40.0,
     ),
 }
 
@@ -221,6 +224,8 @@ def solve(
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
+    if chosen.seconds is not None and budget.max_seconds is None and budget.max_nodes is None:
+        budget = replace(budget, max_seconds=chosen.seconds)
     strategy = strategy or chosen.strategy
     generator = generator or chosen.generator
     valuer = valuer or chosen.valuer
