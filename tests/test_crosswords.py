@@ -363,3 +363,22 @@ def test_cli_check_crossword_grid() -> None:
     assert out.exit_code == 1 and "correct" not in out.output and "not the gold grid" in out.output
     out = CliRunner().invoke(app, ["check", "crossword", "0", "AGEND MOTOR ARTSY SALLE SLEER"])
     assert out.exit_code == 0 and "correct" in out.output
+
+
+def test_the_metrics_say_whether_the_objective_ranks_the_gold_grid_above_the_grid_found() -> None:
+    gold0 = ["AGEND", "MOTOR", "ARTSY", "SALLE", "SLEER", "AMASS", "GORAL", "ETTLE", "NOSLE", "DRYER"]
+    wrong = ("AWARD", "MOTOR", "AMOBI", "SALLE", "SNEER")  # columns AMASS WOMAN ATOLE ROBLE DRIER: all words
+    task = MiniCrossword()
+    assert set(task.metrics("0", "AGEND MOTOR ARTSY SALLE SLEER")) == {"letters", "words", "game"}  # nothing scored yet
+
+    def favouring(words: set[str]) -> ScriptedModel:
+        return ScriptedModel(score=lambda prompt, text: -1.0 if text.strip().upper() in words else -9.0)
+
+    for favoured, verdict in ((set(gold0), "gold_wins"), (set(wrong) | {"WOMAN", "ATOLE", "ROBLE", "DRIER"}, "found_wins")):
+        task = MiniCrossword(ranker=PLAIN)
+        evaluator = task.model_evaluator(favouring(favoured))
+        for clue in cw.load_clues("0"):
+            evaluator.generator.grid.scorer(clue)  # type: ignore[attr-defined]
+        graded = task.metrics("0", " ".join(wrong))
+        assert graded["game"] == 0.0 and graded[verdict] == 1.0 and graded["gold_missing"] == 0.0
+        assert task.metrics("0", " ".join(gold0[:5]))["gold_wins"] == 0.0  # the gold grid itself: no verdict

@@ -19,7 +19,31 @@ import tot
 from tot.models import score_many
 from tot.tasks import crosswords as cw
 
-PROMPTS = {"answer": cw.ANSWER_PROMPT, "clues": cw.CLUE_LIST_PROMPT}
+DEFINITION_PROMPT = """A dictionary of five-letter English words: each definition is followed by the word it defines.
+
+Definition: A narrow passage of water connecting two larger bodies; a channel
+Word: sound
+Definition: To soak in a liquid; to extract by soaking
+Word: steep
+Definition: An old English silver coin worth four pence
+Word: groat
+Definition: Pleasantly fragrant; mild and soothing
+Word: balmy
+Definition: One who rides; a horseman
+Word: rider
+Definition: {clue}
+Word:"""
+
+QUIZ_PROMPT = """Q: What five-letter word means "a large body of salt water"?
+A: ocean
+Q: What five-letter word means "to pull along behind; to drag"?
+A: trail
+Q: What five-letter word means "a sweet yellow fruit with a thick skin"?
+A: mango
+Q: What five-letter word means "{clue}"?
+A:"""
+
+PROMPTS = {"answer": cw.ANSWER_PROMPT, "clues": cw.CLUE_LIST_PROMPT, "definition": DEFINITION_PROMPT, "quiz": QUIZ_PROMPT}
 
 
 def main() -> None:
@@ -27,6 +51,7 @@ def main() -> None:
     parser.add_argument("--puzzles", required=True, help="comma list or START:STOP[:STEP]")
     parser.add_argument("--prompts", default="answer,clues")
     parser.add_argument("--cache", default=".cache/crosswords")
+    parser.add_argument("--null", action="store_true", help="also score each prompt with no clue (once)")
     args = parser.parse_args()
     if ":" in args.puzzles:
         parts = [int(p) for p in args.puzzles.split(":")]
@@ -34,6 +59,13 @@ def main() -> None:
     else:
         puzzles = [int(p) for p in args.puzzles.split(",")]
     assert all(p < 100 for p in puzzles), "puzzles 100-155 are never scored"
+    if args.null:
+        model = tot.load_model()
+        vocab = sorted(cw.dictionary().words)
+        for name in args.prompts.split(","):
+            out = Path(args.cache) / f"null_{name}.npy"
+            if not out.exists():
+                np.save(out, np.array(score_many(model, PROMPTS[name].format(clue=""), [" " + w.lower() for w in vocab]), dtype=np.float32))
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     vocab = sorted(cw.dictionary().words)

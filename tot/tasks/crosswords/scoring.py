@@ -249,6 +249,21 @@ class ClueScorer:
             self._empty = {name: self.model_scores(name, "") for name in PROMPTS}
         return self._empty
 
+    def cached(self, clue: str) -> Array | None:
+        """The scores of `clue` if they were computed (never calls the model)."""
+        return self._scores.get(clue)
+
+    def total(self, clues: Sequence[str], words: Sequence[str]) -> float | None:
+        """The total score of `words` for `clues` from cached scores; None when a clue was not scored or a
+        word is not in the dictionary."""
+        total = 0.0
+        for clue, word in zip(clues, words):
+            scores, position = self._scores.get(clue), self.lexicon.position(word)
+            if scores is None or position is None:
+                return None
+            total += float(scores[position])
+        return total
+
     def __call__(self, clue: str) -> Array:
         """log P(word | clue) of every dictionary word (the model called the first time a clue is seen)."""
         found = self._scores.get(clue)

@@ -43,6 +43,7 @@ class MiniCrossword:
             raise InputError(f"width must be positive, got {width}")
         self._words = words
         self._lexicon: Any = None
+        self._scorer: Any = None  # the clue scores of the last evaluator made (for the diagnostic in `metrics`)
         self._show: Callable[[Any], None] | None = None
         self.options: dict[str, Any] = {"width": width, "scale": scale, "temperature": temperature, "ranker": ranker}
 
@@ -152,7 +153,29 @@ class MiniCrossword:
         return board
 
     def metrics(self, puzzle: str, final: Any) -> dict[str, float]:
-        return metrics(puzzle, final)
+        """`metrics`; and, once this task's evaluator has scored the puzzle's clues, the objective's diagnostic:
+        whether it ranks the gold grid above the grid graded (`gold_wins`: 1), below it (`found_wins`), or
+        cannot score it (`gold_missing`: a gold word is not in the dictionary); all 0 for the gold grid itself."""
+        graded = metrics(puzzle, final)
+        if self._scorer is not None:
+            graded.update(self.diagnose(puzzle, final_cells(puzzle, final)))
+        return graded
+
+    def diagnose(self, puzzle: str, cells: str) -> dict[str, float]:
+        """The objective's verdict on the gold grid of `puzzle` against the grid `cells` (see `metrics`); {} when
+        the evaluator has not scored this puzzle's clues."""
+        clues, truth = load_clues(puzzle), gold(puzzle)
+        scorer = self._scorer
+        if scorer is None or any(scorer.cached(clue) is None for clue in clues):
+            return {}
+        gold_total = scorer.total(clues, Board(clues, truth).words())
+        found_total = scorer.total(clues, Board(clues, cells).words())
+        verdict = {"gold_wins": 0.0, "found_wins": 0.0, "gold_missing": 0.0}
+        if gold_total is None:
+            verdict["gold_missing"] = 1.0
+        elif cells != truth:
+            verdict["gold_wins" if found_total is None or gold_total > found_total else "found_wins"] = 1.0
+        return verdict
 
     def report(self, puzzle: str, result: Any) -> dict[str, Any]:
         """After a search: the grid it ended on (its answer, else its best board so far, `_` for blanks)
@@ -176,6 +199,7 @@ class MiniCrossword:
             raise InputError("the crossword evaluator needs a model")
         o = self.options
         scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"]) if needs_model and model is not None else None
+        self._scorer = scorer
         return make_evaluator(self, scorer, generator=generator, valuer=valuer, width=o["width"], scale=o["scale"],
                               temperature=o["temperature"])
 
