@@ -382,3 +382,20 @@ def test_the_metrics_say_whether_the_objective_ranks_the_gold_grid_above_the_gri
         graded = task.metrics("0", " ".join(wrong))
         assert graded["game"] == 0.0 and graded[verdict] == 1.0 and graded["gold_missing"] == 0.0
         assert task.metrics("0", " ".join(gold0[:5]))["gold_wins"] == 0.0  # the gold grid itself: no verdict
+
+
+def test_the_terminal_says_a_grid_that_is_not_the_gold_grid_is_not_verified_and_what_was_scored() -> None:
+    from rich.console import Console
+
+    from tot import render
+    from tot.render_crossword import report_view
+
+    task = MiniCrossword(WORDS, ranker=PLAIN)
+    result = api.solve(task, "0", model=scripted(set(SQUARE)))  # puzzle 0's clues, a grid of this word list
+    console = Console(width=160, record=True)
+    console.print(render.summary(result))
+    console.print(report_view(task, "0", result))
+    text = console.export_text()
+    assert "answer (not verified)" in text and "answer (verified)" not in text
+    assert "complete and consistent" in text and "not the gold grid" in text
+    assert f"scored: {result.usage.calls} model calls, each scoring all {len(WORDS)} dictionary words" in text

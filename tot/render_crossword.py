@@ -52,12 +52,12 @@ def scored(task: MiniCrossword, result: Any) -> Text | None:
     usage = getattr(result, "usage", None)
     if usage is None or not usage.calls or result.config.get("generator") != "task" and result.config.get("evaluator") != "task":
         return None
-    words, prompts, clues = len(task.words), len(PROMPTS), 2 * SIZE
+    words = len(task.words)
     return Text(
-        f"scored: {words:,} dictionary words for each of {clues} clues after each of {prompts} answer prompts "
-        f"(and once with no clue): {words * (clues + 1) * prompts:,} word scores in {usage.calls} model calls; "
-        f"the search itself is numpy (belief propagation and bounds), {usage.nodes_expanded} boards expanded "
-        f"in {usage.seconds:.1f} s",
+        f"scored: {usage.calls} model calls, each scoring all {words:,} dictionary words after one prompt (a clue "
+        f"in one of {len(PROMPTS)} answer prompts), {usage.calls * words:,} word scores in "
+        f"{usage.model_seconds:.1f} s; the search itself is numpy (belief propagation and bounds): "
+        f"{usage.nodes_expanded} boards expanded, {usage.seconds:.1f} s in all",
         style="dim",
     )
 
