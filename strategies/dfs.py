@@ -14,6 +14,11 @@ optimistic bounds on the goals below them: depth-first branch and bound), and ru
 the budget, `max_steps` or the space runs out. It returns the best goal and, in
 `Result.found`, each better goal with what had been spent when it was found. A larger
 budget never returns a worse goal: the search is the same, only cut later.
+
+With `order="prior"`, children are tried in the generator's order (descending prior, ties by
+creation order) instead of by value; values still prune (`threshold`, and the bound when
+`anytime`). For a generator whose own ranking is better than the valuer's at choosing
+among siblings (the crossword's belief order).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ def dfs(
     max_children: int | None = None,
     max_steps: int | None = None,
     anytime: bool = False,
+    order: str = "value",
     seed: int = 0,
 ) -> Result:
     """Depth-first search from `root_state`: first goal found (with `anytime`: the best goal found), or
@@ -50,7 +56,11 @@ def dfs(
     for name, limit in (("max_children", max_children), ("max_steps", max_steps)):
         if limit is not None and limit <= 0:
             raise InputError(f"{name} must be positive, got {limit}")
-    config = {"threshold": threshold, "max_children": max_children, "max_steps": max_steps, "anytime": anytime, "seed": seed}
+    if order not in ("value", "prior"):
+        raise InputError(f"order must be value or prior, got {order!r}")
+    config = {"threshold": threshold, "max_children": max_children, "max_steps": max_steps, "anytime": anytime,
+              "order": order, "seed": seed}
+    sort = ranked if order == "value" else by_prior
     search = Search("dfs", task, evaluator, root_state, budget, config)
 
     def body() -> str | None:
@@ -69,7 +79,7 @@ def dfs(
             if anytime:
                 for child in ranked([c for c in children if c.goal]):
                     search.offer(child)
-            stack.append(_to_try(search, ranked(children), threshold, max_children, anytime))
+            stack.append(_to_try(search, sort(children), threshold, max_children, anytime))
             node = None
             while stack and node is None:
                 node = next(stack[-1], None)
@@ -78,6 +88,11 @@ def dfs(
         return None
 
     return search.result(search.run(body))
+
+
+def by_prior(nodes: list[Node]) -> list[Node]:
+    """Nodes by descending prior, ties broken by creation order (stable)."""
+    return sorted(nodes, key=lambda n: (-n.prior, n.id))
 
 
 def _to_try(

@@ -318,9 +318,11 @@ def test_the_anytime_search_replaces_its_first_grid_by_a_better_one_found_later(
     assert short.answer is not None and short.answer.text == "CRATE REGET AGORA TERRA ETAAC"
 
 
-def test_the_crossword_preset_is_the_anytime_search() -> None:
-    preset = api.PRESETS["crossword"]
-    assert preset.strategy == "dfs" and dict(preset.options).get("anytime") is True
+def test_the_crossword_presets_first_grid_in_belief_order_and_anytime() -> None:
+    preset, anytime = api.PRESETS["crossword"], api.PRESETS["crossword-anytime"]
+    assert preset.strategy == "dfs" and dict(preset.options) == {"order": "prior"}
+    assert anytime.strategy == "dfs" and dict(anytime.options) == {"anytime": True}
+    assert MiniCrossword.preset == "crossword" and preset.seconds is not None and preset.seconds < 60
 
 
 def test_score_many_falls_back_to_score_continuations() -> None:

@@ -37,8 +37,8 @@ def test_the_ranker_puts_easy_answers_near_the_top_of_the_dictionary(model: Mode
 
 def test_a_longer_budget_never_returns_a_worse_grid(model: Model) -> None:
     task = cw.MiniCrossword()
-    short = tot.solve(task, PUZZLE, model=model, seed=0, budget=Budget(max_nodes=30))
-    long = tot.solve(task, PUZZLE, model=model, seed=0, budget=Budget(max_nodes=150))
+    short = tot.solve(task, PUZZLE, model=model, seed=0, budget=Budget(max_nodes=30), preset="crossword-anytime")
+    long = tot.solve(task, PUZZLE, model=model, seed=0, budget=Budget(max_nodes=150), preset="crossword-anytime")
     assert short.found and long.found
     assert long.found[-1].value >= short.found[-1].value
     assert [f.answer.text for f in long.found][: len(short.found)] == [f.answer.text for f in short.found]  # the same search, cut later

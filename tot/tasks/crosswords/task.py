@@ -24,7 +24,7 @@ class MiniCrossword:
     """5x5 mini crosswords. The puzzle is a number into mini0505.json (or 10 clues separated by |)."""
 
     name = "crossword"
-    preset = "crossword"  # the default configuration: anytime depth-first branch and bound on this task's evaluator
+    preset = "crossword"  # the default configuration: depth-first in belief order on this task's evaluator (tot.api.PRESETS)
 
     def __init__(
         self,
