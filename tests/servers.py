@@ -1,7 +1,9 @@
-"""Servers for the server backend's tests: a scripted fake (unit tests) and llama-cpp-python's real one (model tests).
+"""Servers for the server backend's tests: a scripted fake (unit tests), llama-cpp-python's real one and
+llama.cpp's own `llama-server` binary (model tests).
 
 `FakeServer` answers like an OpenAI-compatible server from a `reply(path, body)` function and records
-what it was sent; `llama_cpp_server` starts `python -m llama_cpp.server` on the default model.
+what it was sent; `llama_cpp_server` starts `python -m llama_cpp.server` on the default model;
+`llama_server_binary` finds a `llama-server` and `llama_server_command` is how tot starts it.
 """
 
 from __future__ import annotations
@@ -128,6 +130,45 @@ def llama_cpp_server(*extra: str) -> Iterator[str]:
             process.kill()
 
 
+def llama_server_binary() -> str | None:
+    """A llama-server binary: $TOT_LLAMA_SERVER_BIN, the one tools/build-llama-server.sh built, or the PATH's."""
+    given = os.environ.get("TOT_LLAMA_SERVER_BIN")
+    if given:
+        return given
+    script = Path(__file__).resolve().parent.parent / "tools" / "build-llama-server.sh"
+    where = subprocess.run([str(script), "--where"], capture_output=True, text=True)
+    if where.returncode == 0:
+        return where.stdout.strip()
+    return shutil.which("llama-server")
+
+
+def llama_server_command(binary: str, port: int, *extra: str) -> list[str]:
+    """The command that starts `binary` (llama-server) on the default model at 127.0.0.1:`port`, as tot needs it."""
+    from tot.models import default_model_path
+    from tot.models.server import LLAMA_SERVER_FLAGS
+
+    return [binary, "-m", str(default_model_path()), "--host", "127.0.0.1", "--port", str(port), "-c", "4096",
+            "-t", str(min(2, os.cpu_count() or 1)), *LLAMA_SERVER_FLAGS, *extra]
+
+
+@contextmanager
+def llama_server(binary: str, *extra: str) -> Iterator[str]:
+    """llama.cpp's llama-server on the default model, on a free port of 127.0.0.1; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen(llama_server_command(binary, port, *extra), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def gguf_with_chat_template(source: Path, target: Path, template: str) -> Path:
     """A copy of the GGUF `source` with `template` added as its `tokenizer.chat_template` metadata."""
 
@@ -171,6 +212,8 @@ GEMMA_STYLE_TEMPLATE = (
 )
 
 
-if __name__ == "__main__":  # `python -m tests.servers PORT`: become the server (.ci/run starts it so)
-    command = server_command(int(sys.argv[1]))
+if __name__ == "__main__":
+    # `python -m tests.servers PORT`: become llama-cpp-python's server; `python -m tests.servers PORT BINARY`:
+    # become llama-server (.ci/run starts both so).
+    command = server_command(int(sys.argv[1])) if len(sys.argv) < 3 else llama_server_command(sys.argv[2], int(sys.argv[1]))
     os.execv(command[0], command)

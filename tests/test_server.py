@@ -29,11 +29,13 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 
 def echo_reply(path: str, body: dict[str, Any]) -> Any:
     """Echo a BOS token and each character as one token, the character at i with log-probability -i / 10, then generate 'x'."""
+    if path != "/v1/completions":  # no /tokenize, no embeddings
+        return 404, {"error": {"message": "File Not Found"}}
     text = body["prompt"]
     if body.get("logprobs") == 20:  # the likeliest next tokens: only "d" of the labels below
         return {"choices": [{"text": "d", "logprobs": {"top_logprobs": [{"d": -0.25, "q": -2.0}]}}], "usage": usage(len(text), 1)}
     if not body.get("echo"):
-        return {"choices": [{"text": f"seed {body['seed']}\n\nmore", "index": 0}], "usage": usage(len(text), 3)}
+        return {"choices": [{"text": f"seed {body.get('seed')}\n\nmore", "index": 0}], "usage": usage(len(text), 3)}
     return {
         "choices": [{
             "text": text + "x",
@@ -95,15 +97,15 @@ def test_echo_scoring_adds_the_continuation_tokens_only() -> None:
     assert model.scoring == "echo" and model.meter.calls == 1
 
 
-def test_labels_among_the_likeliest_next_tokens_are_read_from_one_request() -> None:
+def test_labels_are_read_from_the_likeliest_next_tokens_and_the_others_bounded_by_the_kth() -> None:
     with FakeServer(echo_reply) as server:
         model = connect(server.url)
         labels = model.score_labels("abc", ["d", "f"])
         sent = [body for _, body in server.requests]
-    # "d" is among the likeliest (-0.25); "f" is not, so it is scored by echo (-0.4)
-    assert labels == pytest.approx(normalise([-0.25, -0.4]))
-    assert [body.get("logprobs") for body in sent] == [20, 0]  # the likeliest tokens, then "f" by echo
-    assert model.meter.calls == 1
+    # "d" is among the likeliest (-0.25); "f" is not, so it is bounded by the last of them ("q", -2.0)
+    assert labels == pytest.approx(normalise([-0.25, -2.0]))
+    assert [body.get("logprobs") for body in sent] == [20]  # one request: the likeliest tokens
+    assert (model.meter.calls, model.meter.label_bounds) == (1, 1)
 
 
 def test_servers_without_echo_are_asked_for_prompt_logprobs() -> None:
@@ -192,10 +194,14 @@ def test_solve_against_a_server_that_is_down_exits_2_with_one_line() -> None:
 def test_doctor_checks_a_server() -> None:
     with FakeServer(echo_reply) as server:
         result = runner.invoke(app, ["doctor", "--server", server.url])
-    assert result.exit_code == 0 and "fake.gguf" in result.output and "(echo log-probabilities)" in result.output
+    assert result.exit_code == 0 and "fake.gguf" in result.output
+    assert "prompt log-probabilities  yes  echoed prompt log-probabilities" in result.output
     with FakeServer(lambda path, body: {"choices": [{"text": "x", "logprobs": None}]}) as server:
         result = runner.invoke(app, ["doctor", "--server", server.url])
-    assert result.exit_code == 2 and "returns no prompt log-probabilities" in result.output
+    assert result.exit_code == 0 and "fast              does not" in result.output
+    with FakeServer(lambda path, body: b"<html>hello</html>") as server:
+        result = runner.invoke(app, ["doctor", "--server", server.url])
+    assert result.exit_code == 2 and "did not answer like an OpenAI-compatible server" in result.output
 
 
 def test_bench_against_a_server_that_is_down_exits_2(tmp_path: Any) -> None:

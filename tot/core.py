@@ -124,6 +124,7 @@ class Meter:
     proposals_malformed: int = 0
     proposals_illegal: int = 0
     proposals_repaired: int = 0
+    label_bounds: int = 0  # labels outside a server's likeliest next tokens, valued at the k-th one's probability
     # Set by a running search: raises when its budget is spent, so that an evaluator making
     # several model calls for one node stops at the limit instead of after all of them.
     guard: Callable[[], None] | None = field(default=None, repr=False, compare=False)
@@ -152,6 +153,7 @@ class Usage:
     proposals_malformed: int = 0
     proposals_illegal: int = 0
     proposals_repaired: int = 0
+    label_bounds: int = 0
     nodes_expanded: int = 0
     nodes_generated: int = 0
     seconds: float = 0.0

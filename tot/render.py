@@ -125,6 +125,8 @@ def usage_table(usage: Usage) -> Table:
                 f"{usage.proposals_repaired})",
             )
         )
+    if usage.label_bounds:
+        rows.append(("labels bounded (not among the server's likeliest tokens)", f"{usage.label_bounds}"))
     for name, value in rows:
         table.add_row(name, value)
     return table

@@ -19,15 +19,18 @@ def doctor(
     threads: ThreadsOpt = None,
     n_gpu_layers: GpuOpt = None,
     server: Annotated[
-        Optional[str], typer.Option(help="Check an OpenAI-compatible server instead: it answers, generates and scores.")
+        Optional[str],
+        typer.Option(help="Check an OpenAI-compatible server instead: what it can do (generation, log-probabilities, "
+                     "scoring, embeddings, grammar) and which presets run on it."),
     ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="With --server: print the report as JSON.")] = False,
 ) -> None:
-    """Load the model and run one forward pass: checks the llama.cpp build and the model file."""
+    """Load the model and run one forward pass: checks the llama.cpp build and the model file (or a server)."""
     import platform
     import subprocess
 
     if server is not None:
-        _check_server(server)
+        _check_server(server, json_out)
         return
     code = f"from tot.cli.doctor import _probe; _probe({model!r}, {threads!r}, {n_gpu_layers!r})"
     # A child process, so that a crashing llama.cpp build (SIGILL) is reported instead of killing us.
@@ -47,20 +50,34 @@ def doctor(
     console.print(f"[green]ok[/]: {escape(name)} loaded and ran a forward pass in {seconds} s", highlight=False)
 
 
-def _check_server(url: str) -> None:
-    """`doctor --server`: one generation and one scoring call, or the one-line error saying what is missing."""
-    import time
+def _check_server(url: str, json_out: bool) -> None:
+    """`doctor --server`: the server's capabilities and the presets that run on it, or the one-line error."""
+    import json
 
-    started = time.perf_counter()
+    from tot.models.capabilities import probe
+    from tot.models.server import ServerModel
+
     try:
         served = api.connect(url)
-        served.complete("The capital of France is", max_tokens=4, temperature=0.0)
-        served.score_continuations("The capital of France is", [" Paris"])
+        if not isinstance(served, ServerModel):
+            raise TypeError("api.connect returned a model that is not a server's")
+        report = probe(served)
     except TotError as error:
         fail(error)
-    console.print(f"[green]ok[/]: {served.name} at {url} generates and scores continuations "
-                  f"({getattr(served, 'scoring', '?')} log-probabilities) in {time.perf_counter() - started:.2f} s",
+    if json_out:
+        console.print_json(json.dumps(report.as_dict()))
+        return
+    console.print(f"[green]ok[/]: {escape(report.model)} at {escape(url)} answers ({report.seconds:.2f} s)",
                   highlight=False, soft_wrap=True)
+    width = max(len(c.name) for c in report.capabilities)
+    for capability in report.capabilities:
+        mark = "[green]yes[/]" if capability.available else "[yellow]no[/] "
+        console.print(f"  {capability.name:<{width}}  {mark}  {escape(capability.detail)}", highlight=False, soft_wrap=True)
+    console.print("presets:", highlight=False)
+    width = max(len(p.name) for p in report.presets)
+    for preset in report.presets:
+        mark = "[green]runs[/]   " if preset.runs else "[yellow]does not[/]"
+        console.print(f"  {preset.name:<{width}}  {mark}  {escape(preset.detail)}", highlight=False, soft_wrap=True)
 
 
 def _probe(model: str | None, threads: int | None, n_gpu_layers: int | None) -> None:

@@ -1,24 +1,29 @@
-"""A model behind an OpenAI-compatible HTTP server (vLLM, SGLang, llama.cpp's servers, Ollama); implements `tot.models.Model`.
+"""A model behind an OpenAI-compatible HTTP server (llama.cpp's `llama-server`, vLLM, SGLang, llama-cpp-python's
+server, Ollama); implements `tot.models.Model`.
 
-Everything goes through `/v1/completions` with text prompts:
+Everything goes through `/v1/completions` with text prompts (log-probabilities read in either
+form servers answer them: `tot.models.logprobs`):
 - `complete` and `sample`: one request per sample, each with its own seed (servers differ in
   whether they honour `n`; llama-cpp-python's ignores it), sent concurrently. Plain
   temperature sampling: top_p 1, top_k and min_p off, repeat_penalty 1 (llama.cpp servers).
-- `score_continuations`: prompt + continuation sent with `echo` and `logprobs` (and one
-  generated token, which is left out), and the log-probabilities of the last prompt tokens
-  that spell the continuation added up (a token that straddles the boundary counts as the
-  continuation's; servers differ in whether they echo a BOS token, so tokens are counted
-  from the end). Servers that do not echo prompt log-probabilities are asked for vLLM's
-  `prompt_logprobs` instead; which one works is found on the first call. One request per
-  continuation, sent concurrently.
-- `score_labels`: one request for the 20 likeliest next tokens (`logprobs` 20); labels among
-  them are read from it (a label that is one token, scored as the llama backend scores it:
-  prompt and label tokenized apart), the others are scored as above.
+- `score_continuations`: one request per continuation, sent concurrently, in the first way the
+  server offers (found on the first call, `scoring`):
+  - "echo": prompt + continuation sent with `echo` and `logprobs` (and one generated token,
+    left out), the log-probabilities of the last prompt tokens that spell the continuation
+    added up (a token that straddles the boundary counts as the continuation's; servers differ
+    in whether they echo a BOS token, so tokens are counted from the end);
+  - "prompt_logprobs": the same from vLLM's `prompt_logprobs`;
+  - "forced" (`llama-server`, which ignores `echo`): teacher forcing (`tot.models.llama_server`).
+- `score_labels`: one request for the `TOP_K` likeliest next tokens; a label among them is read
+  from it (a label that is one token, scored as the llama backend scores it: prompt and label
+  tokenized apart), a label that is not is bounded by the k-th probability (counted in the
+  usage as `label_bounds`). Only a server without top log-probabilities has labels scored as
+  continuations.
 
 Usage: a call is one Model call (however many requests it makes); prompt and generated
-tokens are the server's own `usage` counts (`prompt_tokens_evaluated` equals
-`prompt_tokens`: a server does not say how much of a prompt it had cached); `model_seconds`
-is the call's wall time. Stdlib HTTP only (urllib, threads).
+tokens are the server's own `usage` counts, and `prompt_tokens_evaluated` leaves out the
+prompt tokens the server says it had cached (`usage.prompt_tokens_details.cached_tokens`,
+where given); `model_seconds` is the call's wall time. Stdlib HTTP only (urllib, threads).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from typing import Any, TypeVar
 
 from tot.core import Meter
 from tot.errors import InputError, ModelError
-from tot.models import normalise
+from tot.models import llama_server, logprobs, normalise
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -46,10 +51,19 @@ Json = dict[str, Any]
 DEFAULT_TIMEOUT = 300.0  # seconds per request
 DEFAULT_CONCURRENCY = 16  # requests in flight per model
 
-NO_LOGPROBS = (
-    "the server at {url} returns no prompt log-probabilities (completions with echo and logprobs, or vLLM's "
-    "prompt_logprobs), which scoring needs{detail}; use a preset that only generates (--preset paper), or a server "
-    "that has them (vLLM; llama-cpp-python's server with --logits_all true)"
+TOP_K = 20  # likeliest next tokens asked for (OpenAI's limit; llama.cpp's servers allow more)
+SCORING = ("echo", "prompt_logprobs", "forced")  # the ways of scoring a continuation, in the order tried
+# What tot asks of llama.cpp's llama-server beyond `-m MODEL -c 4096 -t 2` (the README's command line):
+# --swa-full keeps every position of a sliding-window model's cache (Gemma 3), so its prompt cache reuses any
+# shared prefix; --no-repack, -fa on and -ub 63 take the kernels the local backend takes, so a prompt's
+# next-token log-probabilities come out as the local backend's.
+LLAMA_SERVER_FLAGS = ("--swa-full", "--no-repack", "-fa", "on", "-ub", "63")
+
+NO_SCORING = (
+    "the server at {url} cannot score continuations, which this search needs: it returns no prompt "
+    "log-probabilities (completions with echo and logprobs, or vLLM's prompt_logprobs) and cannot be "
+    "teacher-forced (llama-server's /tokenize and token grammars){detail}; use {instead}, or a server that scores "
+    "(llama.cpp's llama-server, vLLM, llama-cpp-python's server with --logits_all true)"
 )
 
 
@@ -85,9 +99,10 @@ class ServerModel:
         self.seed = seed
         self.timeout = timeout
         self.chat_template = chat_template
-        self.scoring: str | None = None  # "echo" or "prompt_logprobs", found on the first scoring call
+        self.scoring: str | None = None  # one of SCORING, found on the first scoring call
         self.top_k_off = 0  # "no top-k": 0 (llama.cpp servers), or -1 where a server refuses 0 (some vLLM versions)
-        self.top_logprobs = True  # whether the server gives the likeliest next tokens (logprobs=20)
+        self.top_logprobs = True  # whether the server gives the likeliest next tokens (logprobs=TOP_K)
+        self.token_cache: dict[str, list[int]] = {}  # continuation text -> its token ids (`llama_server.tokens`)
         self._calls = 0
         self._slots = threading.BoundedSemaphore(concurrency)  # requests in flight at once
 
@@ -132,7 +147,7 @@ class ServerModel:
             f"the server at {self.url} did not answer like an OpenAI-compatible server: {text[:120]!r}"
         )
 
-    def _completion(self, body: Json) -> tuple[Json, Json]:
+    def completion(self, body: Json) -> tuple[Json, Json]:
         """POST /v1/completions; the first choice and the usage, checked to have the fields used."""
         answer = self.request("/v1/completions", {"model": self.served, **body})
         choices = answer.get("choices")
@@ -141,10 +156,9 @@ class ServerModel:
         usage = answer.get("usage")
         return choices[0], usage if isinstance(usage, dict) else {}
 
-    def _count(self, usages: Sequence[Json]) -> None:
-        prompt = sum(_int(u.get("prompt_tokens")) for u in usages)
-        self.meter.prompt_tokens += prompt
-        self.meter.prompt_tokens_evaluated += prompt
+    def count(self, usages: Sequence[Json]) -> None:
+        self.meter.prompt_tokens += sum(_int(u.get("prompt_tokens")) for u in usages)
+        self.meter.prompt_tokens_evaluated += sum(_int(u.get("prompt_tokens")) - _cached(u) for u in usages)
         self.meter.generated_tokens += sum(_int(u.get("completion_tokens")) for u in usages)
 
     def _call(self, work: Callable[[], T]) -> T:
@@ -157,7 +171,7 @@ class ServerModel:
             self.meter.calls += 1
             self.meter.model_seconds += time.perf_counter() - started
 
-    def _parallel(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+    def parallel(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
         """`function` over `items`, one thread each (at most `concurrency` at once), results in order.
 
         The first failure is raised. The threads are daemons: Ctrl-C does not wait for requests in flight.
@@ -233,20 +247,20 @@ class ServerModel:
         def one(seed: int) -> tuple[str, Json]:
             top_k = self.top_k_off
             try:
-                choice, usage = self._completion({**body, "seed": seed, "top_k": top_k})
+                choice, usage = self.completion({**body, "seed": seed, "top_k": top_k})
             except ServerRefused as refused:
                 if "top_k" not in refused.detail or top_k != 0:
                     raise
                 self.top_k_off = -1
-                choice, usage = self._completion({**body, "seed": seed, "top_k": -1})
+                choice, usage = self.completion({**body, "seed": seed, "top_k": -1})
             text = choice.get("text")
             if not isinstance(text, str):
                 raise self.garbage(choice)
             return _cut(text, stop), usage
 
         def work() -> list[str]:
-            results = self._parallel(one, seeds)
-            self._count([usage for _, usage in results])
+            results = self.parallel(one, seeds)
+            self.count([usage for _, usage in results])
             return [text for text, _ in results]
 
         return self._call(work)
@@ -258,29 +272,104 @@ class ServerModel:
         return self._call(lambda: self._scores(head, continuations))
 
     def score_labels(self, prompt: str, labels: Sequence[str]) -> list[float]:
-        """Label probabilities; labels that are among the 20 likeliest next tokens are read from one request.
-
-        Only the labels that are not (longer ones, unlikely ones) are scored by echo, one request each.
-        """
+        """Label probabilities from the likeliest next tokens (one request; see `_label_logprobs`)."""
         if not labels:
             return []
         head = self.prompt(prompt)
+        return self._call(lambda: normalise(self._label_logprobs(head, labels)))
+
+    def score_labels_many(self, prompts: Sequence[str], labels: Sequence[str]) -> list[list[float]]:
+        """`score_labels` of each prompt in one Model call, the prompts' requests sent concurrently."""
+        if not prompts:
+            return []
+        heads = [self.prompt(p) for p in prompts]
+        if not labels:
+            return [[] for _ in heads]
+
+        def work() -> list[list[float]]:
+            first = self._label_logprobs(heads[0], labels)  # finds what the server gives, once
+            rest = self.parallel(lambda head: self._label_logprobs(head, labels), heads[1:])
+            return [normalise(values) for values in (first, *rest)]
+
+        return self._call(work)
+
+    def score_many(self, prompt: str, continuations: Sequence[str], *, expand: int = 62, rest: float = -3.0) -> list[float]:
+        """Log-probabilities of many continuations (a whole word list) in 1 + `expand` requests, estimated as the
+        llama backend's `score_many` estimates them (see `tot.models.llama_server`). A server without
+        `/tokenize` or top-k log-probabilities has every continuation scored instead (`score_continuations`)."""
+        if not continuations:
+            return []
+        if expand < 0:
+            raise InputError(f"expand must be >= 0, got {expand}")
+        head = self.prompt(prompt)
 
         def work() -> list[float]:
-            likeliest = self._next_tokens(head)
-            missing = [label for label in dict.fromkeys(labels) if label not in likeliest]
-            scored = dict(zip(missing, self._scores(head, missing))) if missing else {}
-            return normalise([likeliest[label] if label in likeliest else scored[label] for label in labels])
+            probe = next((c for c in continuations if c), " ")
+            if llama_server.tokens(self, probe) is None or self.next_token_ids(head, 1) is None:
+                return self._scores(head, continuations)
+            return llama_server.score_many(self, head, continuations, expand=expand, rest=rest)
 
         return self._call(work)
 
     # ---- scoring ---------------------------------------------------------------------------
 
-    def _scores(self, head: str, continuations: Sequence[str]) -> list[float]:
-        """Each continuation's log-probability after `head`, by echo (one request each, concurrently).
+    def _label_logprobs(self, head: str, labels: Sequence[str]) -> list[float]:
+        """Each label's log-probability after `head`, read from the `TOP_K` likeliest next tokens.
 
-        Until the server's way of giving prompt log-probabilities is known, the first continuation
-        goes alone: its request finds it.
+        A label that is not among them is bounded by the k-th one's log-probability (an upper
+        bound for a label of one token) and counted in `meter.label_bounds`. A server that gives
+        no likeliest tokens has every label scored exactly instead (`_scores`).
+        """
+        likeliest = self.next_tokens(head)
+        if likeliest is None:
+            return self._scores(head, labels)
+        floor = min(likeliest.values())
+        self.meter.label_bounds += sum(1 for label in labels if label not in likeliest)
+        return [likeliest.get(label, floor) for label in labels]
+
+    def next_tokens(self, head: str) -> dict[str, float] | None:
+        """The `TOP_K` likeliest tokens after `head` and their log-probabilities; None where the server gives none."""
+        found = self._likeliest(head, TOP_K)
+        return None if found is None else self._read(logprobs.next_tokens, found)
+
+    def next_token_ids(self, prompt: str | list[Any], k: int) -> dict[int, float] | None:
+        """The `k` likeliest tokens after `prompt` (text, or text and token ids), by id; None where the server gives none."""
+        found = self._likeliest(prompt, k)
+        return None if found is None else self._read(logprobs.next_token_ids, found)
+
+    def _likeliest(self, prompt: str | list[Any], k: int) -> Any:
+        """The `logprobs` of one generated token with the `k` likeliest after `prompt`; None where the server gives none."""
+        if not self.top_logprobs:
+            return None
+        try:
+            choice, usage = self.completion({"prompt": prompt, "max_tokens": 1, "temperature": 0.0, "logprobs": k})
+        except ServerRefused:
+            self.top_logprobs = False  # e.g. a server that allows fewer
+            return None
+        self.count([usage])
+        if choice.get("logprobs") is None:
+            self.top_logprobs = False
+        return choice.get("logprobs")
+
+    def _read(self, reader: Callable[[Any], dict[T, float]], found: Any) -> dict[T, float]:
+        """`reader(found)`, an unknown or empty answer reported as a ModelError naming what was missing."""
+        try:
+            likeliest = reader(found)
+        except logprobs.UnknownForm as unknown:
+            raise self.unknown_form(unknown) from None
+        if not likeliest:
+            raise self.unknown_form(logprobs.UnknownForm("an empty list of likeliest tokens"))
+        return likeliest
+
+    def unknown_form(self, unknown: logprobs.UnknownForm) -> ModelError:
+        return ModelError(f"the server at {self.url} answered log-probabilities in a form tot does not read: {unknown}")
+
+    def _scores(self, head: str, continuations: Sequence[str]) -> list[float]:
+        """Each continuation's log-probability after `head`: one request each, concurrently (teacher
+        forcing: along a few covering paths, `llama_server.forced_many`).
+
+        Until the server's way of scoring is known (`scoring`), the first continuation goes
+        alone: its request finds it.
         """
         items = list(continuations)
         done: dict[int, tuple[float, Json]] = {}
@@ -288,54 +377,62 @@ class ServerModel:
             first = next((i for i, c in enumerate(items) if c), None)
             if first is not None:
                 done[first] = self._score(head, items[first])
+        if self.scoring == "forced" and len(items) > 1:
+            self.count([usage for _, usage in done.values()])
+            return llama_server.forced_many(self, head, items)
         todo = [i for i in range(len(items)) if i not in done]
-        done.update(zip(todo, self._parallel(lambda i: self._score(head, items[i]), todo)))
+        done.update(zip(todo, self.parallel(lambda i: self._score(head, items[i]), todo)))
         results = [done[i] for i in range(len(items))]
-        self._count([usage for _, usage in results])
+        self.count([usage for _, usage in results])
         return [total for total, _ in results]
-
-    def _next_tokens(self, head: str) -> dict[str, float]:
-        """The log-probabilities of the 20 likeliest tokens after `head` (empty where the server does not give them)."""
-        if not self.top_logprobs:
-            return {}
-        try:
-            choice, usage = self._completion({"prompt": head, "max_tokens": 1, "temperature": 0.0, "logprobs": 20})
-        except ServerRefused:
-            self.top_logprobs = False  # e.g. a server that allows fewer: scoring by echo does without
-            return {}
-        self._count([usage])
-        try:
-            first = choice["logprobs"]["top_logprobs"][0]
-            return {str(token): float(value) for token, value in first.items()}
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
-            self.top_logprobs = False
-            return {}
 
     def _score(self, head: str, continuation: str) -> tuple[float, Json]:
         """The log-probability of `continuation` after `head`, and the request's usage.
 
-        While `scoring` is unknown, echo + logprobs is tried first, then vLLM's prompt_logprobs.
+        While `scoring` is unknown, the ways of SCORING are tried in order; the first that works is kept.
         """
         if not continuation:
             return 0.0, {}
-        failure = ""
-        for mode in (self.scoring,) if self.scoring else ("echo", "prompt_logprobs"):
+        if self.scoring is not None:
+            found = self.score_by(self.scoring, head, continuation)
+            if found is None:
+                raise self.garbage(f"an answer without the log-probabilities of its {self.scoring} scoring")
+            return found
+        detail = ""
+        for mode in SCORING:
             try:
-                choice, usage = self._completion(_scoring_body(mode, head + continuation))
+                found = self.score_by(mode, head, continuation)
             except ServerRefused as refused:
-                failure = f" (it said: {refused.detail})"
+                detail = detail or f" (it said: {refused.detail})"
                 continue
-            if self.scoring is None:
-                if not (_echoed(choice) if mode == "echo" else isinstance(choice.get("prompt_logprobs"), list)):
-                    continue
+            if found is not None:
                 self.scoring = mode
-            try:
-                tokens = _echoed_prompt(choice, usage) if mode == "echo" else _prompt_logprobs(choice)
-                return _suffix_total(tokens, len(continuation)), usage
-            except (KeyError, TypeError, ValueError, IndexError, AttributeError, StopIteration):
-                failure = " (its answer had no usable log-probabilities)"
-                break
-        raise ModelError(NO_LOGPROBS.format(url=self.url, detail=failure))
+                return found
+        raise ModelError(self._no_scoring(head, detail))
+
+    def score_by(self, mode: str, head: str, continuation: str) -> tuple[float, Json] | None:
+        """`continuation`'s log-probability after `head` and the usage, scored one way of SCORING; None where
+        the server's answer does not have what that way needs (ServerRefused where it refuses the request)."""
+        if mode == "forced":
+            return llama_server.forced(self, head, continuation)
+        choice, usage = self.completion(_scoring_body(mode, head + continuation))
+        try:
+            if mode == "echo":
+                if not logprobs.echoed(choice):
+                    return None
+                tokens = logprobs.echoed_prompt(choice, usage.get("completion_tokens", 1))
+            else:
+                tokens = logprobs.prompt_logprobs(choice)
+            return logprobs.suffix_total(tokens, len(continuation)), usage
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, StopIteration):
+            return None
+
+    def _no_scoring(self, head: str, detail: str) -> str:
+        """What to do on a server that cannot score continuations; label values still run where it gives top-k."""
+        instead = "--preset paper (it only generates)"
+        if self.next_tokens(head) is not None:
+            instead += ", or --generator propose --evaluator labels (label values need only the likeliest next tokens)"
+        return NO_SCORING.format(url=self.url, detail=detail, instead=instead)
 
 
 class ServerRefused(ModelError):
@@ -357,44 +454,6 @@ def _scoring_body(mode: str, text: str) -> Json:
     return {**body, "prompt_logprobs": 0}
 
 
-def _echoed(choice: Json) -> bool:
-    """Whether an echo answer carries log-probabilities for prompt tokens (not just for the generated one)."""
-    logprobs = choice.get("logprobs")
-    if not isinstance(logprobs, dict):
-        return False
-    tokens, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
-    if not isinstance(tokens, list) or not isinstance(values, list):
-        return False
-    return any(isinstance(v, (int, float)) for v in values[:-1])
-
-
-def _echoed_prompt(choice: Json, usage: Json) -> list[tuple[str, Any]]:
-    """The echoed prompt's (token text, log-probability) pairs: the answer's tokens less the generated ones."""
-    logprobs = choice["logprobs"]
-    tokens, values = logprobs["tokens"], logprobs["token_logprobs"]
-    generated = usage.get("completion_tokens", 1)
-    return list(zip(tokens, values))[: len(tokens) - (generated if isinstance(generated, int) else 1)]
-
-
-def _prompt_logprobs(choice: Json) -> list[tuple[str, Any]]:
-    """vLLM's prompt_logprobs as (token text, log-probability) pairs (the first prompt token has none)."""
-    items = [next(iter(entry.values())) for entry in choice["prompt_logprobs"][1:]]  # prompt_logprobs=0: its own token
-    return [(str(item.get("decoded_token") or ""), item["logprob"]) for item in items]
-
-
-def _suffix_total(tokens: Sequence[tuple[str, Any]], length: int) -> float:
-    """The summed log-probabilities of the last prompt tokens whose text covers the continuation's `length` characters."""
-    total, covered = 0.0, 0
-    for text, value in reversed(tokens):
-        if covered >= length:
-            break
-        total += float(value)  # None (no log-probability) raises TypeError: reported as missing
-        covered += len(text)
-    if covered < length:
-        raise ValueError("the echoed tokens do not cover the continuation")
-    return total
-
-
 def _cut(text: str, stop: Sequence[str]) -> str:
     """`text` up to the first stop string (servers differ in whether they cut it themselves)."""
     cut = min((text.find(s) for s in stop if s in text), default=len(text))
@@ -403,6 +462,12 @@ def _cut(text: str, stop: Sequence[str]) -> str:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _cached(usage: Json) -> int:
+    """The prompt tokens a server says it took from its cache (OpenAI's `prompt_tokens_details.cached_tokens`)."""
+    details = usage.get("prompt_tokens_details")
+    return _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
 
 
 def _reason(reason: object) -> str:
