@@ -33,13 +33,27 @@ token is exact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
+from tot.errors import ModelError
 from tot.models import logprobs
+from tot.models.wire import TOP_K, Json, ServerRefused, merged_usage
 
-if TYPE_CHECKING:
-    from tot.models.server import Json, ServerModel
+T = TypeVar("T")
+
+
+class ServerModel(Protocol):
+    """What this module asks of `tot.models.server.ServerModel` (a protocol, so the two modules import one way)."""
+
+    token_cache: dict[str, list[int]]
+
+    def request(self, path: str, body: Json | None = None) -> Json: ...
+    def completion(self, body: Json) -> tuple[Json, Json]: ...
+    def count(self, usages: Sequence[Json]) -> None: ...
+    def parallel(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]: ...
+    def garbage(self, what: object) -> ModelError: ...
+    def next_token_ids(self, prompt: str | list[Any], k: int) -> dict[int, float] | None: ...
 
 MANY_K = 1000  # likeliest tokens asked for per position (llama-server allows any number)
 SEPARATOR = "\n"
@@ -68,8 +82,6 @@ def score_many(model: ServerModel, head: str, continuations: Sequence[str], *, e
 
 def forced_many(model: ServerModel, head: str, continuations: Sequence[str]) -> list[float]:
     """Each continuation's log-probability after `head` by teacher forcing, one request per inner node (see the module)."""
-    from tot.models.server import TOP_K
-
     paths = [tuple(ids) for ids in tokenize_many(model, continuations)]
     children: dict[tuple[int, ...], int] = {}  # an inner node -> the child its request forces
     for path in paths:
@@ -120,16 +132,12 @@ def forced(model: ServerModel, head: str, continuation: str) -> tuple[float, Jso
     answers = model.parallel(lambda depth: _force(model, head, tuple(ids[:depth]), ids[depth], 1), range(len(ids)))
     if any(answer is None for answer in answers):
         return None
-    from tot.models.server import merged_usage
-
     found = [answer for answer in answers if answer is not None]
     return sum(step[token] for (step, _), token in zip(found, ids)), merged_usage([usage for _, usage in found])
 
 
 def tokens(model: ServerModel, text: str) -> list[int] | None:
     """`text`'s token ids (no BOS) from the server's `/tokenize`, cached; None where the server has no such endpoint."""
-    from tot.models.server import ServerRefused
-
     known = model.token_cache.get(text)
     if known is not None:
         return known
