@@ -62,7 +62,7 @@ LLAMA_SERVER_FLAGS = ("--swa-full", "--no-repack", "-fa", "on", "-ub", "63")
 NO_SCORING = (
     "the server at {url} cannot score continuations, which this search needs: it returns no prompt "
     "log-probabilities (completions with echo and logprobs, or vLLM's prompt_logprobs) and cannot be "
-    "teacher-forced (llama-server's /tokenize, token ids in prompts and logit_bias){detail}; use {instead}, or a server that scores "
+    "teacher-forced (llama-server's /tokenize and token grammars){detail}; use {instead}, or a server that scores "
     "(llama.cpp's llama-server, vLLM, llama-cpp-python's server with --logits_all true)"
 )
 
@@ -366,7 +366,7 @@ class ServerModel:
 
     def _scores(self, head: str, continuations: Sequence[str]) -> list[float]:
         """Each continuation's log-probability after `head`: one request each, concurrently (teacher
-        forcing: one request per inner node of the continuations' tokens, `llama_server.forced_many`).
+        forcing: along a few covering paths, `llama_server.forced_many`).
 
         Until the server's way of scoring is known (`scoring`), the first continuation goes
         alone: its request finds it.
@@ -458,13 +458,6 @@ def _cut(text: str, stop: Sequence[str]) -> str:
     """`text` up to the first stop string (servers differ in whether they cut it themselves)."""
     cut = min((text.find(s) for s in stop if s in text), default=len(text))
     return text[:cut]
-
-
-def merged_usage(usages: Sequence[Json]) -> Json:
-    """The `usage` of several requests as one (the token counts added up)."""
-    return {"prompt_tokens": sum(_int(u.get("prompt_tokens")) for u in usages),
-            "completion_tokens": sum(_int(u.get("completion_tokens")) for u in usages),
-            "prompt_tokens_details": {"cached_tokens": sum(_cached(u) for u in usages)}}
 
 
 def _int(value: Any) -> int:
