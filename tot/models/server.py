@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 from tot.core import Meter
 from tot.errors import InputError, ModelError
 from tot.models import llama_server, logprobs, normalise
-from tot.models.wire import TOP_K, Json, ServerRefused, cached_tokens, merged_usage, token_count
+from tot.models.wire import TOP_K, Json, ServerRefused, cached_tokens, token_count
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ LLAMA_SERVER_FLAGS = ("--swa-full", "--no-repack", "-fa", "on", "-ub", "63")
 NO_SCORING = (
     "the server at {url} cannot score continuations, which this search needs: it returns no prompt "
     "log-probabilities (completions with echo and logprobs, or vLLM's prompt_logprobs) and cannot be "
-    "teacher-forced (llama-server's /tokenize, token ids in prompts and logit_bias){detail}; use {instead}, or a server that scores "
+    "teacher-forced (llama-server's /tokenize and token grammars){detail}; use {instead}, or a server that scores "
     "(llama.cpp's llama-server, vLLM, llama-cpp-python's server with --logits_all true)"
 )
 
@@ -402,7 +402,7 @@ class ServerModel:
 
     def _scores(self, head: str, continuations: Sequence[str]) -> list[float]:
         """Each continuation's log-probability after `head`: one request each, concurrently (teacher
-        forcing: one request per inner node of the continuations' tokens, `llama_server.forced_many`).
+        forcing: along a few covering paths, `llama_server.forced_many`).
 
         Until the server's way of scoring is known (`scoring`), the first continuation goes
         alone: its request finds it.

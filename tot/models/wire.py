@@ -24,13 +24,6 @@ class ServerRefused(ModelError):
         return (ServerRefused, (self.url, self.status, self.detail))
 
 
-def merged_usage(usages: Sequence[Json]) -> Json:
-    """The `usage` of several requests as one (the token counts added up)."""
-    return {"prompt_tokens": sum(token_count(u.get("prompt_tokens")) for u in usages),
-            "completion_tokens": sum(token_count(u.get("completion_tokens")) for u in usages),
-            "prompt_tokens_details": {"cached_tokens": sum(cached_tokens(u) for u in usages)}}
-
-
 def token_count(value: Any) -> int:
     """A token count from a server's `usage` (0 where it is not an integer)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
