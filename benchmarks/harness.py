@@ -400,7 +400,7 @@ def run_search(job: Job, model: Model | None) -> Record:
         measure = metrics_function(task)
         assert measure is not None
         solved_any = solved or any(measure(job.puzzle.text, c.text).get("game", 0) >= 1 for c in result.candidates)
-    return {
+    record: Record = {
         "solved": solved,
         "solved_any": solved_any,
         "verified": verified,
@@ -410,6 +410,13 @@ def run_search(job: Job, model: Model | None) -> Record:
         "stop_reason": result.stop_reason,
         "usage": result.usage.as_dict(),
     }
+    if result.found:  # an anytime search: each better answer on the way, graded, for curves against the budget
+        measure = metrics_function(task)
+        record["found"] = [
+            {**f.as_dict(), **({"metrics": measure(job.puzzle.text, f.answer.text)} if measure is not None else {})}
+            for f in result.found
+        ]
+    return record
 
 
 @functools.lru_cache(maxsize=4)

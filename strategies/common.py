@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tot.core import Answer, Budget, Evaluator, Meter, Result, Task, Tracker
+from tot.core import Answer, Budget, Evaluator, Found, Meter, Result, Task, Tracker
 from tot.tree import Node, SearchTree
 
 
@@ -43,6 +43,8 @@ class Search:
         self.config = config
         self.notes: list[str] = []
         self.goals: list[Node] = []
+        # An anytime search's better goals, in the order found, each with (seconds, calls, nodes expanded) then
+        self.improvements: list[tuple[Node, float, int, int]] = []
         # The evaluator's prior on each edge (parent id, child id): a node reached from two
         # parents (a transposition) keeps one `prior`, the one from its first parent.
         self.priors: dict[tuple[int, int], float] = {}
@@ -83,6 +85,7 @@ class Search:
         if self.task.is_terminal(node.state):
             return []
         children: list[Node] = []
+        seen: set[int] = set()
         for candidate in self.evaluator.prior(node.state):
             child = self.add_child(
                 node, candidate.action, thought=candidate.thought, source=candidate.source, prior=candidate.prior
@@ -90,7 +93,8 @@ class Search:
             if child is not node:
                 edge = (node.id, child.id)
                 self.priors[edge] = self.priors.get(edge, 0.0) + candidate.prior
-                if child not in children:
+                if child.id not in seen:
+                    seen.add(child.id)
                     children.append(child)
         return children
 
@@ -128,6 +132,19 @@ class Search:
         for node, value in zip(todo, many([node.state for node in todo])):
             node.value = value
 
+    def best_goal(self) -> Node | None:
+        """The goal of highest value an anytime search has offered (`offer`), if any."""
+        return self.improvements[-1][0] if self.improvements else None
+
+    def offer(self, node: Node) -> bool:
+        """Keep the valued goal `node` as the best so far when its value beats the best's; True if it does."""
+        best = self.best_goal()
+        if node.value is None or not node.goal or (best is not None and node.value <= (best.value or 0.0)):
+            return False
+        usage = self.tracker.usage()
+        self.improvements.append((node, usage.seconds, usage.calls, usage.nodes_expanded))
+        return True
+
     def dead(self, node: Node) -> bool:
         """Whether `node` cannot lead to a goal: a terminal non-goal, or marked dead by the strategy."""
         return node.status == "dead" or (not node.goal and self.task.is_terminal(node.state))
@@ -135,6 +152,8 @@ class Search:
     def result(self, stop_reason: str, *, finals: list[Node] | None = None, best: Node | None = None) -> Result:
         """The Result: the first goal found (verified by the task), else the best node's path."""
         root_state = self.tree.root.state
+        if self.improvements:
+            return self._anytime_result(stop_reason)
         answer = None
         if best is None and not self.goals:
             valued = [n for n in self.tree if n.value is not None]
@@ -157,8 +176,26 @@ class Search:
             candidates=candidates,
         )
 
+    def _anytime_result(self, stop_reason: str) -> Result:
+        """An anytime search's Result: its best goal (the answer graded by the task, after the search), every
+        better goal on the way (`found`), and the stop reason as it is (no goal stops an anytime search)."""
+        root_state = self.tree.root.state
+        found = tuple(
+            Found(self.task.answer(root_state, node.actions()), node.value or 0.0, node.thoughts(), seconds, calls, nodes)
+            for node, seconds, calls, nodes in self.improvements
+        )
+        best = self.improvements[-1][0]
+        best.status = "solution"
+        return self.finish(stop_reason, found[-1].answer, best.thoughts(), found=found)
+
     def finish(
-        self, stop_reason: str, answer: Answer | None, path: tuple[str, ...], *, candidates: tuple[Answer, ...] = ()
+        self,
+        stop_reason: str,
+        answer: Answer | None,
+        path: tuple[str, ...],
+        *,
+        candidates: tuple[Answer, ...] = (),
+        found: tuple[Found, ...] = (),
     ) -> Result:
         """The Result with a given answer and path, this search's tree, usage, notes and config."""
         return Result(
@@ -171,6 +208,7 @@ class Search:
             candidates=candidates,
             notes=tuple(self.notes),
             config={"strategy": self.strategy, **self.config},
+            found=found,
         )
 
 

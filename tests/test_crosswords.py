@@ -1,25 +1,32 @@
-"""Mini crosswords without the real model: board logic, pattern filtering, pruning, ranking, metrics."""
+"""Mini crosswords without the real model: board logic, the dictionary, grading, the objective, the anytime search."""
 
 from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from tests.scripted import ScriptedModel
 from tot import api
 from tot.cli import app
-from tot.core import Answer
+from tot.core import Answer, Budget
 from tot.errors import InputError
+from tot.strategies.dfs import dfs
 from tot.tasks import crosswords as cw
-from tot.tasks.crosswords import Board, ClueJudge, CrosswordThoughts, CrosswordValue, Fill, MiniCrossword, WordList
+from tot.tasks.crosswords import Board, Fill, MiniCrossword, Ranker, WordList
+from tot.tasks.crosswords.propagation import Lexicon, beliefs
+from tot.tasks.crosswords.scoring import ClueScorer, default_ranker, load_ranker
+from tot.tasks.crosswords.search import Grid, GridBound
 
 # A 5x5 word square (rows = columns), and clues that are just the slot names.
 SQUARE = ("HEART", "EMBER", "ABUSE", "RESIN", "TREND")
 CLUES = " | ".join(f"clue {name}" for name in cw.SLOTS)
 WORDS = WordList([*SQUARE, "HEARS", "EMBED", "APPLE", "ANGLE", "AMBLE", "ZEBRA", "ab", "toolong", "caf\u00e9s"])
+PLAIN = Ranker(("answer", "clues"), (0.5, 0.5))  # the mean of the two prompts' log-probabilities, no learned weights
 
 
 def test_word_list_filters_patterns_exactly() -> None:
@@ -31,11 +38,12 @@ def test_word_list_filters_patterns_exactly() -> None:
     assert cw.fits("HEART", "H_A_T") and not cw.fits("HEART", "H_A_S")
 
 
-def test_english_word_list_is_a_real_dictionary() -> None:
+def test_the_dictionary_is_real_word_lists() -> None:
     words = cw.english_words()
-    assert len(words) > 10_000  # not built from the puzzles' 976 answers
-    assert {"MOTOR", "ERROR", "BEING"} <= words.words
-    assert "M_T_R" in {"M_T_R"} and "MOTOR" in words.matches("M_T_R")
+    assert len(words) > 10_000  # not built from the puzzles' answers
+    assert {"MOTOR", "ERROR", "BEING"} <= words.words and "MOTOR" in words.matches("M_T_R")
+    assert len(cw.english_words(("gcide",))) < len(words)
+    assert len(cw.dictionary()) == 42_479
 
 
 def test_board_fills_and_transpositions_share_a_key() -> None:
@@ -63,17 +71,31 @@ def test_actions_branch_on_the_most_constrained_clue() -> None:
     assert actions == [Fill(8, "RESIN")]
 
 
-def test_goal_needs_a_full_grid_of_words() -> None:
+def test_a_complete_grid_of_words_is_consistent_not_verified() -> None:
     task = MiniCrossword(WORDS)
     board = task.initial(CLUES)
     for row, word in enumerate(SQUARE):
         board = task.result(board, Fill(row, word))
     assert task.is_terminal(board) and task.is_goal(board)
     answer = task.answer(task.initial(CLUES), [Fill(row, word) for row, word in enumerate(SQUARE)])
-    assert answer.verified and answer.text == " ".join(SQUARE)
+    assert not answer.verified and answer.text == " ".join(SQUARE)
+    assert "complete and consistent" in answer.detail and "no gold grid" in answer.detail
     wrong = task.check(task.initial(CLUES), "HEART EMBER ABUSE RESIN TRENX")
     assert not wrong.verified and "h5 TRENX" in wrong.detail and "v5 TRENX" in wrong.detail
     assert not task.check(task.initial(CLUES), "HEART EMBER ____E RESIN TREND").verified
+
+
+GOLD0 = "AGENDMOTORARTSYSALLESLEER"
+
+
+def test_a_numbered_puzzle_is_verified_only_by_its_gold_grid() -> None:
+    task = MiniCrossword()
+    start = task.initial("0")
+    right = task.check(start, "AGEND MOTOR ARTSY SALLE SLEER")
+    assert right.verified and right.detail == "the gold grid"
+    wrong = task.check(start, "AWARD MOTOR AMOBI SALLE SNEER")  # every row and column a dictionary word
+    assert task.is_goal(Board(start.clues, cw.parse_grid(wrong.text)))
+    assert not wrong.verified and "not the gold grid" in wrong.detail and "consistent" in wrong.detail
 
 
 @pytest.mark.parametrize("puzzle", ["156", "a | b", "", "-1"])
@@ -84,13 +106,17 @@ def test_bad_puzzles_are_input_errors(puzzle: str) -> None:
 
 def test_puzzle_number_gives_clues_only() -> None:
     board = MiniCrossword(WORDS).initial("0")
-    assert board.clues[1] == "An engine" and board.cells == "_" * 25
-    assert [f.name for f in board.__dataclass_fields__.values()] == ["clues", "cells", "chosen"]
+    assert board.clues[1] == "An engine" and board.cells == "_" * 25 and board.number == 0
+    assert [f.name for f in board.__dataclass_fields__.values()] == ["clues", "cells", "chosen", "number"]
+
+
+def test_the_sets_are_disjoint_and_below_100() -> None:
+    paper, second, train = set(cw.PAPER_PUZZLES), set(cw.SECOND_PUZZLES), set(cw.TRAINING_PUZZLES)
+    assert len(paper) == len(second) == 20 and len(train) == 60
+    assert not (paper & second or paper & train or second & train) and max(paper | second | train) < 100
 
 
 # ---- metrics --------------------------------------------------------------------------------
-
-GOLD0 = "AGENDMOTORARTSYSALLESLEER"
 
 
 def test_metrics_of_hand_made_boards() -> None:
@@ -114,170 +140,189 @@ def test_metrics_of_a_result_follow_its_path() -> None:
     assert cw.metrics("0", Ended())["words"] == 2 / 10
 
 
-# ---- the evaluator with a scripted model ----------------------------------------------------
+# ---- clue scores and the re-ranker ----------------------------------------------------------
 
 
-def scripted(good: set[str], impossible: float = 0.0) -> ScriptedModel:
-    """Words in `good` score -1, others -9; the judge says impossible with probability `impossible`."""
+def scripted(good: set[str]) -> ScriptedModel:
+    """Words in `good` score -1, others -9, after any prompt."""
+    return ScriptedModel(score=lambda prompt, text: -1.0 if text.strip().upper() in good else -9.0)
+
+
+def test_clue_scores_are_log_probabilities_one_call_per_clue_and_prompt() -> None:
+    model = scripted({"HEART"})
+    scorer = ClueScorer(model, Lexicon(WORDS.words), ranker=PLAIN)
+    scores = scorer("clue h1")
+    assert math.isclose(float(np.exp(scores).sum()), 1.0)
+    assert scorer.lexicon.vocab[int(scores.argmax())] == "HEART"
+    assert model.meter.calls == 2  # the whole dictionary, once per prompt
+    scorer("clue h1")
+    assert model.meter.calls == 2  # cached
+
+
+def test_the_ranker_weighs_what_the_clue_adds_and_penalises_echoes() -> None:
+    words = WordList(["SALON", "SALLE", "HEART"])
 
     def score(prompt: str, text: str) -> float:
-        if text in (" sure", " maybe", " impossible"):
-            return math.log(max(impossible, 1e-9)) if text == " impossible" else math.log(max((1 - impossible) / 2, 1e-9))
-        return -1.0 if text.strip().upper() in good else -9.0
+        with_clue = "Clue: \n" not in prompt and "Clue: \nAnswer" not in prompt
+        if text.strip() == "heart":  # likely with or without the clue: a merely common word
+            return -1.0
+        return -2.0 if with_clue else -8.0
 
-    return ScriptedModel(score=score)
-
-
-def test_dead_when_a_clue_has_no_fitting_word() -> None:
-    task = MiniCrossword(WORDS)
-    value = CrosswordValue(ClueJudge(task, scripted(set(SQUARE)), cap=50))
-    assert value(task.result(task.initial(CLUES), Fill(0, "HEART"))) > 0.05  # H____ E____ A____ R____ T____ all fit
-    assert value(task.result(task.initial(CLUES), Fill(0, "ZEBRA"))) == 0.0  # v3 = B____: no word fits
-
-
-def test_a_model_proposal_keeps_a_clue_alive() -> None:
-    words = WordList(["HEART", "QUIRK"])
-    task = MiniCrossword(words)
-    judge = ClueJudge(task, scripted(set()), cap=50)
-    board = task.result(task.initial(CLUES), Fill(0, "HEART"))
-    assert CrosswordValue(judge)(board) == 0.0  # E____ (v2) has no word
-    judge.proposed["clue v2"] = {"EMBER": 1.0}
-    judge.proposed["clue v3"] = {"ABUSE": 1.0}
-    judge.proposed["clue v4"] = {"RESIN": 1.0}
-    judge.proposed["clue v5"] = {"TREND": 1.0}
-    assert CrosswordValue(judge)(board) > 0.0
+    model = ScriptedModel(score=score)
+    ranker = Ranker(("answer_gain", "echo"), (1.0, -6.0))
+    scorer = ClueScorer(model, Lexicon(words.words), ranker=ranker)
+    scores = dict(zip(scorer.lexicon.vocab, scorer("A salon; a hall").tolist()))
+    assert scores["SALLE"] > scores["HEART"]  # the clue raised SALLE by 6 nats, HEART by nothing
+    assert math.isclose(scores["SALLE"] - scores["SALON"], 6.0)  # SALON is a word of the clue
+    assert model.meter.calls == 2 + 2  # both prompts with no clue (once), then with the clue
 
 
-def test_the_model_judging_a_clue_impossible_prunes() -> None:
-    task = MiniCrossword(WORDS)
-    board = task.result(task.initial(CLUES), Fill(0, "HEART"))
-    calm = ClueJudge(task, scripted(set(SQUARE), impossible=0.1), cap=50, judge=True)
-    sure = ClueJudge(task, scripted(set(SQUARE), impossible=0.99), cap=50, judge=True)
-    assert CrosswordValue(calm)(board) > 0.0
-    assert CrosswordValue(sure)(board) == 0.0
-    assert calm.verdicts[("clue v1", "H____")] == pytest.approx(0.1)
+def test_the_shipped_ranker_loads_and_bad_files_are_input_errors() -> None:
+    ranker = default_ranker()
+    assert ranker.names and len(ranker.names) == len(ranker.weights)
+    assert all(math.isfinite(w) for w in ranker.weights)
+    for text in ("", "[]", '{"features": ["answer"], "weights": []}', '{"features": ["nope"], "weights": [1]}',
+                 '{"features": ["answer"], "weights": [NaN]}', '{"features": ["answer"], "weights": ["x"]}'):
+        with pytest.raises(InputError):
+            load_ranker(text)
+    assert load_ranker(json.dumps(PLAIN.as_dict())) == PLAIN
 
 
-def test_values_prefer_boards_whose_words_the_model_likes() -> None:
-    task = MiniCrossword(WORDS)
-    value = CrosswordValue(ClueJudge(task, scripted(set(SQUARE)), cap=50))
-    start = task.initial(CLUES)
-    assert value(task.result(start, Fill(0, "HEART"))) > value(task.result(start, Fill(0, "HEARS")))
-
-
-def test_thoughts_rank_fills_by_likelihood_and_batch_one_call_per_clue() -> None:
-    task = MiniCrossword(WORDS)
-    model = scripted({"HEART"})
-    thoughts = CrosswordThoughts(ClueJudge(task, model, cap=50, propose="none"), width=3)
-    candidates = thoughts(task.initial(CLUES))
-    assert [c.thought for c in candidates] == ["h1. HEART", "h2. HEART", "h3. HEART"]
-    assert sum(c.prior for c in candidates) == pytest.approx(1.0)
-    assert model.meter.calls == 10  # one scoring call per clue
-    thoughts(task.initial(CLUES))
-    assert model.meter.calls == 10  # cached per (clue, word)
-    # After HEART, v4 (R____) and v5 (T____) have one word each: sure moves come first.
-    after = thoughts(task.result(task.initial(CLUES), Fill(0, "HEART")))
-    assert [c.thought for c in after][:2] == ["v4. RESIN", "v5. TREND"]
-
-
-def test_sampled_answers_are_the_candidates_of_open_clues() -> None:
-    task = MiniCrossword(WORDS)
-    model = ScriptedModel(completions=[" heart\n", " Hearts", " 12345", " ember"] + [""] * 100)
-    judge = ClueJudge(task, model, cap=2, samples=4)
-    candidates = CrosswordThoughts(judge)(task.initial(CLUES))
-    assert judge.proposed["clue h1"] == {"HEART": 1.0, "EMBER": 1.0}
-    assert {c.thought for c in candidates} == {"h1. HEART", "h1. EMBER"}
-    assert all(c.source == "proposal" for c in candidates)
-    # Answers that do not fit the letters yet are remembered, for branches with fewer letters.
-    board = task.result(task.initial(CLUES), Fill(5, "HEART"))  # h1 = H____
-    later = ClueJudge(task, ScriptedModel(completions=[" heart", " ember"] + [""] * 100), cap=1, samples=2)
-    thoughts = {c.thought for c in CrosswordThoughts(later)(board)}
-    assert later.proposed["clue h1"] == {"HEART": 1.0, "EMBER": 1.0}
-    assert "h1. HEART" in thoughts and "h1. EMBER" not in thoughts
-
-
-def test_paper_proposals_are_parsed_with_confidence() -> None:
-    board = MiniCrossword(WORDS).result(MiniCrossword(WORDS).initial(CLUES), Fill(0, "HEART"))
-    text = "h2. ember (high)\nv1: hears (certain)\nv2. zzzzz (low)\nh1. heart (high)\nnonsense\nv3. abuse"
-    assert cw.parse_proposals(board, text) == [(1, "EMBER", "high"), (5, "HEARS", "certain"), (7, "ABUSE", "low")]
-    prompt = cw.propose_prompt(board)
-    assert "v2. clue v2: E _ _ _ _" in prompt and "h1. clue h1: HEART" in prompt
-
-
-def test_search_with_a_scripted_model_fills_the_square_and_never_reads_gold(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_peeking(puzzle: str) -> str:
-        raise AssertionError("the gold grid was read during the search")
-
-    monkeypatch.setattr(cw, "gold", no_peeking)
-    for method in ("bp", "grid", "rank"):
-        task = MiniCrossword(WORDS, cap=50, propose="none", method=method)
-        for strategy in ("dfs", "best-first", "bfs", "mcts"):
-            result = api.solve(task, CLUES, strategy=strategy, model=scripted(set(SQUARE)))
-            assert result.solved and result.answer is not None
-            assert result.answer.text == " ".join(SQUARE)
+# ---- arc consistency, belief propagation, the objective -------------------------------------
 
 
 def test_arc_consistency_keeps_only_words_that_cross_some_word() -> None:
+    lexicon = Lexicon(WORDS.words)
+    words = lambda domain: sorted(lexicon.vocab[i] for i in domain)  # noqa: E731
     task = MiniCrossword(WORDS)
-    grid = cw.GridScores(task, scripted(set(SQUARE)))
-    words = lambda domain: sorted(grid.vocab[i] for i in domain)  # noqa: E731
-    empty = grid.domains(task.initial(CLUES))
+    empty = lexicon.domains(task.initial(CLUES))
     assert empty is not None and all(len(d) for d in empty)
-    board = task.result(task.initial(CLUES), Fill(0, "HEART"))
-    domains = grid.domains(board)
+    domains = lexicon.domains(task.result(task.initial(CLUES), Fill(0, "HEART")))
     assert domains is not None
     assert words(domains[0]) == ["HEART"] and words(domains[9]) == ["TREND"]  # v5 starts with T: TREND alone
     for slot, answer in enumerate(SQUARE + SQUARE):
         assert answer in words(domains[slot])
     assert "ZEBRA" not in words(domains[1])  # h2 starts with E
-    assert grid.domains(task.result(task.initial(CLUES), Fill(0, "APPLE"))) is None  # v2 would start with P
+    assert lexicon.domains(task.result(task.initial(CLUES), Fill(0, "APPLE"))) is None  # v2 would start with P
 
 
-def test_the_grid_method_scores_each_clue_once_over_the_whole_dictionary() -> None:
-    model = scripted(set(SQUARE))
-    result = api.solve(MiniCrossword(WORDS, method="grid"), CLUES, model=model)
-    assert result.solved and result.answer is not None and result.answer.text == " ".join(SQUARE)
-    assert model.meter.calls == 10 and len(set(model.prompts)) == 10
+SATOR = ("SATOR", "AREPO", "TENET", "OPERA", "ROTAS")
+
+
+def sator_score(prompt: str, text: str) -> float:
+    """h1's clue alone prefers SATOR (-0.5 against HEART's -1); every other clue prefers the HEART square's words."""
+    word = text.strip().upper()
+    if "Clue: clue h1\n" in prompt and word == "SATOR":
+        return -0.5
+    return -1.0 if word in SQUARE else -9.0
 
 
 def test_belief_propagation_prefers_the_words_that_cross_well() -> None:
-    # Two word squares fit the grid. h1's clue alone prefers SATOR (-0.5 against HEART's -1), every other
-    # clue prefers the HEART square's words (-1 against -9): the crossings carry that back to h1.
-    sator = ("SATOR", "AREPO", "TENET", "OPERA", "ROTAS")
-    words = WordList([*SQUARE, *sator])
-
-    def score(prompt: str, text: str) -> float:
-        word = text.strip().upper()
-        if "Clue: clue h1\n" in prompt and word == "SATOR":
-            return -0.5
-        return -1.0 if word in SQUARE else -9.0
-
-    grid = cw.GridBeliefs(MiniCrossword(words, method="bp"), ScriptedModel(score=score), prior=0.0, rescore=0.0)
-    found = grid.beliefs(MiniCrossword(words).initial(CLUES))
-    assert found is not None
-    domains, logbeliefs, log_z = found
-    assert "SATOR" in [grid.vocab[int(i)] for i in domains[0]]  # arc consistency alone keeps both squares
-    assert grid.clue_scores("clue h1")[grid.vocab.index("SATOR")] > grid.clue_scores("clue h1")[grid.vocab.index("HEART")]
+    lexicon = Lexicon(set(SQUARE) | set(SATOR))
+    scorer = ClueScorer(ScriptedModel(score=sator_score), lexicon, ranker=PLAIN)
+    board = MiniCrossword(WordList(lexicon.vocab)).initial(CLUES)
+    domains = lexicon.domains(board)
+    assert domains is not None and "SATOR" in [lexicon.vocab[int(i)] for i in domains[0]]  # both squares fit
+    h1 = dict(zip(lexicon.vocab, scorer("clue h1").tolist()))
+    assert h1["SATOR"] > h1["HEART"]
+    logbeliefs = beliefs(lexicon, domains, [scorer(board.clues[s])[d] for s, d in enumerate(domains)])
     for slot, logb in enumerate(logbeliefs):
         assert math.isclose(sum(math.exp(v) for v in logb), 1.0)
-        assert grid.vocab[int(domains[slot][logb.argmax()])] == (SQUARE + SQUARE)[slot]
-    # the Bethe estimate: the HEART square's total (10 x -1, at temperature 0.75), the others negligible
-    assert abs(log_z - -10.0 / grid.temperature) < 1e-6
+        assert lexicon.vocab[int(domains[slot][logb.argmax()])] == (SQUARE + SQUARE)[slot]
 
 
-def test_bp_scores_a_clue_again_once_its_letters_show() -> None:
-    model = scripted(set(SQUARE))
-    task = MiniCrossword(WORDS, method="bp", rescore=0.5)
-    grid = cw.GridBeliefs(task, model, prior=0.0, rescore=0.5, letters=2)
-    board = task.initial(CLUES)
-    assert grid.beliefs(board) is not None and model.meter.calls == 20  # empty board: the clues alone, 2 prompts
-    board = task.result(task.result(board, Fill(0, "HEART")), Fill(1, "EMBER"))  # every column shows 2 letters
-    assert grid.beliefs(board) is not None
-    patterns = sorted(p for p in model.prompts if "Letters:" in p)
-    assert len(patterns) == 5 and all("Letters: " in p for p in patterns)  # v1-v5, once each
-    assert any("Clue: clue v1\nLetters: H E _ _ _" in p for p in patterns)
-    grid.beliefs(board)
-    assert model.meter.calls == 25  # cached
+def test_a_boards_value_bounds_every_grid_below_it_and_a_grid_is_valued_by_its_total() -> None:
+    words = WordList([*SQUARE, *SATOR, "HEARS", "EMBED"])
+    task = MiniCrossword(words)
+    scorer = ClueScorer(ScriptedModel(score=sator_score), task.lexicon, ranker=PLAIN)
+    grid, value = Grid(scorer), GridBound(Grid(scorer))
+
+    def total(board: Board) -> float:
+        return sum(float(scorer(board.clues[s])[task.lexicon.position(board.pattern(s))]) for s in range(10))
+
+    start = task.initial(CLUES)
+    heart = start
+    for row, word in enumerate(SQUARE):
+        heart = task.result(heart, Fill(row, word))
+    sator = start
+    for row, word in enumerate(SATOR):
+        sator = task.result(sator, Fill(row, word))
+    assert grid.total(heart) == pytest.approx(total(heart)) and grid.total(sator) == pytest.approx(total(sator))
+    assert total(heart) > total(sator) and value(heart) > value(sator)  # the objective prefers the HEART square
+    for partial in (start, task.result(start, Fill(0, "HEART")), task.result(start, Fill(0, "SATOR"))):
+        assert value(partial) >= max(value(heart) if cw.fits("HEART", partial.pattern(0)) else 0.0,
+                                     value(sator) if cw.fits("SATOR", partial.pattern(0)) else 0.0)
+    assert value(task.result(start, Fill(0, "HEARS"))) == 0.0  # no grid completes it: dead
+
+
+# ---- searches -------------------------------------------------------------------------------
+
+
+def test_search_with_a_scripted_model_fills_the_square_and_reads_gold_only_to_grade(monkeypatch: pytest.MonkeyPatch) -> None:
+    for strategy in ("dfs", "best-first", "bfs", "mcts"):
+        task = MiniCrossword(WORDS, ranker=PLAIN)
+        result = api.solve(task, CLUES, strategy=strategy, model=scripted(set(SQUARE)))  # clues: no gold grid at all
+        assert result.answer is not None and result.answer.text == " ".join(SQUARE)
+        assert not result.solved and "consistent" in result.answer.detail
+    from tot.strategies.common import Search
+
+    searching: list[bool] = []
+    run = Search.run
+
+    def flagged(self: Search, body: Any) -> str:
+        searching.append(True)
+        try:
+            return run(self, body)
+        finally:
+            searching.pop()
+
+    reads: list[str] = []
+    real = cw.puzzles.gold
+
+    def counted(puzzle: str) -> str:
+        assert not searching, "the gold grid was read during the search"
+        reads.append(puzzle)
+        return real(puzzle)
+
+    monkeypatch.setattr(Search, "run", flagged)
+    monkeypatch.setattr(cw.task, "gold", counted)
+    result = api.solve(MiniCrossword(WORDS, ranker=PLAIN), "0", model=scripted(set(SQUARE)))  # puzzle 0's clues
+    assert result.answer is not None and result.answer.text == " ".join(SQUARE) and not result.solved
+    assert reads and set(reads) == {"0"}  # graded against the gold grid, after the search
+
+
+# Three word squares (rows = columns) that share h1. With these scores (the same for every clue), the bound
+# of the REGET branch mixes the best words of the first and third squares, so the search fills it first
+# and finds the first square (total 2 x -16); the second square (2 x -15) is found later.
+CRATES = {"CRATE": -1.0, "REGET": -5.0, "AGORA": -4.0, "TERRA": -2.0, "ETAAC": -4.0, "RUTIN": -5.0, "ATILT": -5.0,
+          "TILDE": -2.0, "ENTER": -2.0, "AGUSH": -5.0, "TESTE": -4.0, "ETHER": -1.0}
+
+
+def test_the_anytime_search_replaces_its_first_grid_by_a_better_one_found_later() -> None:
+    task = MiniCrossword(WordList(CRATES), ranker=PLAIN)
+
+    def evaluator() -> object:
+        return task.model_evaluator(ScriptedModel(score=lambda prompt, text: CRATES.get(text.strip().upper(), -20.0)))
+
+    first = dfs(task, evaluator(), task.initial(CLUES))  # type: ignore[arg-type]
+    assert first.answer is not None and first.answer.text == "CRATE REGET AGORA TERRA ETAAC" and not first.found
+    result = dfs(task, evaluator(), task.initial(CLUES), anytime=True)  # type: ignore[arg-type]
+    assert [f.answer.text for f in result.found] == ["CRATE REGET AGORA TERRA ETAAC", "CRATE RUTIN ATILT TILDE ENTER"]
+    assert result.found[0].value < result.found[1].value
+    assert result.answer is not None and result.answer.text == "CRATE RUTIN ATILT TILDE ENTER"
+    assert result.path == result.found[-1].path
+    assert result.stop_reason == "exhausted"  # the whole space searched: no grid of these words scores higher
+    # A budget that ends the search before the better grid returns the first one.
+    short = dfs(task, evaluator(), task.initial(CLUES), anytime=True,  # type: ignore[arg-type]
+                budget=Budget(max_nodes=result.found[1].nodes_expanded - 1))
+    assert short.answer is not None and short.answer.text == "CRATE REGET AGORA TERRA ETAAC"
+
+
+def test_the_crossword_presets_first_grid_in_belief_order_and_anytime() -> None:
+    preset, anytime = api.PRESETS["crossword"], api.PRESETS["crossword-anytime"]
+    assert preset.strategy == "dfs" and dict(preset.options) == {"order": "prior"}
+    assert anytime.strategy == "dfs" and dict(anytime.options) == {"anytime": True}
+    assert MiniCrossword.preset == "crossword" and preset.seconds is not None and preset.seconds < 60
 
 
 def test_score_many_falls_back_to_score_continuations() -> None:
@@ -290,6 +335,9 @@ def test_score_many_falls_back_to_score_continuations() -> None:
             return [-float(len(c)) for c in continuations]
 
     assert score_many(Plain(), "p", [" ab", " abc"]) == [-3.0, -4.0]  # type: ignore[arg-type]
+
+
+# ---- the command line -----------------------------------------------------------------------
 
 
 def test_cli_model_free_crossword_prints_metrics_json() -> None:
@@ -312,12 +360,44 @@ def test_cli_bad_crosswords_exit_2(args: list[str]) -> None:
 
 def test_cli_check_crossword_grid() -> None:
     out = CliRunner().invoke(app, ["check", "crossword", "0", "QZXJV QZXJV QZXJV QZXJV QZXJV"])
-    assert out.exit_code == 1 and "not in the word list" in out.output
+    assert out.exit_code == 1 and "not in the dictionary" in out.output
+    out = CliRunner().invoke(app, ["check", "crossword", "0", "AWARD MOTOR AMOBI SALLE SNEER"])
+    assert out.exit_code == 1 and "correct" not in out.output and "not the gold grid" in out.output
+    out = CliRunner().invoke(app, ["check", "crossword", "0", "AGEND MOTOR ARTSY SALLE SLEER"])
+    assert out.exit_code == 0 and "correct" in out.output
 
 
-def test_a_word_of_the_clue_itself_is_penalised() -> None:
-    task = MiniCrossword(WordList(["SALON", "SALLE"]))
-    judge = ClueJudge(task, ScriptedModel(score=lambda prompt, text: -2.0), cap=50)
-    judge.score({"A salon; a hall": {"SALON", "SALLE"}})
-    assert judge.lp("A salon; a hall", "SALLE") == -2.0
-    assert judge.lp("A salon; a hall", "SALON") == -2.0 - cw.ECHO_PENALTY
+def test_the_metrics_say_whether_the_objective_ranks_the_gold_grid_above_the_grid_found() -> None:
+    gold0 = ["AGEND", "MOTOR", "ARTSY", "SALLE", "SLEER", "AMASS", "GORAL", "ETTLE", "NOSLE", "DRYER"]
+    wrong = ("AWARD", "MOTOR", "AMOBI", "SALLE", "SNEER")  # columns AMASS WOMAN ATOLE ROBLE DRIER: all words
+    task = MiniCrossword()
+    assert set(task.metrics("0", "AGEND MOTOR ARTSY SALLE SLEER")) == {"letters", "words", "game"}  # nothing scored yet
+
+    def favouring(words: set[str]) -> ScriptedModel:
+        return ScriptedModel(score=lambda prompt, text: -1.0 if text.strip().upper() in words else -9.0)
+
+    for favoured, verdict in ((set(gold0), "gold_wins"), (set(wrong) | {"WOMAN", "ATOLE", "ROBLE", "DRIER"}, "found_wins")):
+        task = MiniCrossword(ranker=PLAIN)
+        evaluator = task.model_evaluator(favouring(favoured))
+        for clue in cw.load_clues("0"):
+            evaluator.generator.grid.scorer(clue)  # type: ignore[attr-defined]
+        graded = task.metrics("0", " ".join(wrong))
+        assert graded["game"] == 0.0 and graded[verdict] == 1.0 and graded["gold_missing"] == 0.0
+        assert task.metrics("0", " ".join(gold0[:5]))["gold_wins"] == 0.0  # the gold grid itself: no verdict
+
+
+def test_the_terminal_says_a_grid_that_is_not_the_gold_grid_is_not_verified_and_what_was_scored() -> None:
+    from rich.console import Console
+
+    from tot import render
+    from tot.render_crossword import report_view
+
+    task = MiniCrossword(WORDS, ranker=PLAIN)
+    result = api.solve(task, "0", model=scripted(set(SQUARE)))  # puzzle 0's clues, a grid of this word list
+    console = Console(width=160, record=True)
+    console.print(render.summary(result))
+    console.print(report_view(task, "0", result))
+    text = console.export_text()
+    assert "answer (not verified)" in text and "answer (verified)" not in text
+    assert "complete and consistent" in text and "not the gold grid" in text
+    assert f"scored: {result.usage.calls} model calls, each scoring all {len(WORDS)} dictionary words" in text

@@ -105,6 +105,19 @@ def test_dfs_tries_children_best_first_and_backtracks() -> None:
     assert result.solved and result.answer is not None and result.answer.text == "bca"
 
 
+def test_dfs_in_prior_order_tries_children_as_the_generator_ranks_them_and_values_only_prune() -> None:
+    task = Spell("bca")
+    values = {"a": 0.9, "b": 0.5, "c": 0.1, "cc": 0.005}
+    backwards = ScriptedEvaluator(task, values, order=lambda s: list(reversed(task.actions(s))), default=0.5)
+    result = dfs(task, backwards, "", order="prior")
+    order = [task.render(result.tree.nodes[k].key) for k in _expanded_keys(result)]
+    assert order == ["(empty)", "c", "cb", "ca", "b", "bc"]  # c before the better-valued b and a; cc pruned
+    assert result.solved and result.answer is not None and result.answer.text == "bca"
+    assert result.config["order"] == "prior"
+    with pytest.raises(InputError, match="order"):
+        dfs(task, backwards, "", order="belief")
+
+
 def test_dfs_prunes_below_the_threshold_and_caps_children() -> None:
     task = Spell("bca")
     values = {"a": 0.9, "b": 0.005, "c": 0.1}

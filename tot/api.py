@@ -44,6 +44,7 @@ class Preset:
     valuer: str
     options: tuple[tuple[str, Any], ...]
     description: str
+    seconds: float | None = None  # an anytime preset's default budget, when no seconds or nodes budget is given
 
 
 PRESETS = {
@@ -65,9 +66,21 @@ PRESETS = {
         "dfs",
         "task",
         "task",
-        (("max_steps", 100),),
-        "the paper's crossword DFS (best value first, prune dead boards, backtrack, at most 100 steps) on the "
-        "crossword's own evaluator (every dictionary word scored per clue, belief propagation over the crossings)",
+        (("order", "prior"),),
+        "depth-first search on the crossword's own evaluator (every dictionary word scored per clue, re-ranked): "
+        "fills in belief-propagation order, most believed word first, backtracking from dead boards; it returns the "
+        "first complete grid of dictionary words (at most 40 s)",
+        seconds=40.0,
+    ),
+    "crossword-anytime": Preset(
+        "dfs",
+        "task",
+        "task",
+        (("anytime", True),),
+        "anytime depth-first branch and bound on the crossword's own evaluator: fills ranked by the best total a grid "
+        "below them could have; it keeps the best complete grid found and goes on until the budget (default 40 s) runs "
+        "out. On today's clue scores it measures below the crossword preset (benchmarks/RESULTS.md)",
+        seconds=40.0,
     ),
 }
 
@@ -239,7 +252,7 @@ def solve(
 ) -> Result:
     """Search for a solution of `puzzle`; returns a Result with the answer, the tree and the usage.
 
-    `preset` picks defaults (`fast`, `paper`, `crossword`; default: the task's own `preset`, else
+    `preset` picks defaults (`fast`, `paper`, `crossword`, `crossword-anytime`; default: the task's own `preset`, else
     `fast`); `strategy`, `generator`, `valuer` (or `evaluator`, its name in the CLI) and
     strategy `options` (e.g. `breadth=5`) override them. The default model is loaded
     on first use unless `model` is given or no model is needed; `server` uses the model
@@ -256,6 +269,8 @@ def solve(
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
+    if chosen.seconds is not None and budget.max_seconds is None and budget.max_nodes is None:
+        budget = replace(budget, max_seconds=chosen.seconds)
     strategy = strategy or chosen.strategy
     generator = generator or chosen.generator
     valuer = valuer or ("learned" if value is not None else chosen.valuer)

@@ -214,8 +214,29 @@ class Tracker:
 
 
 @dataclass(frozen=True)
+class Found:
+    """A goal an anytime search found on its way, better than every goal before it: its answer, its
+    value, its path, and what the search had spent when it found it."""
+
+    answer: Answer
+    value: float
+    path: tuple[str, ...]
+    seconds: float
+    calls: int
+    nodes_expanded: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"answer": self.answer.text, "verified": self.answer.verified, "value": round(self.value, 6),
+                "seconds": round(self.seconds, 3), "calls": self.calls, "nodes_expanded": self.nodes_expanded}
+
+
+@dataclass(frozen=True)
 class Result:
-    """What every strategy returns: the answer, the whole tree, and the cost."""
+    """What every strategy returns: the answer, the whole tree, and the cost.
+
+    An anytime search (`dfs(anytime=True)`) also returns `found`: each better goal in the order found,
+    the last being the answer; a shorter budget would have returned the last one found within it.
+    """
 
     strategy: str
     answer: Answer | None
@@ -226,6 +247,7 @@ class Result:
     candidates: tuple[Answer, ...] = ()
     notes: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
+    found: tuple[Found, ...] = ()
 
     @property
     def solved(self) -> bool:
@@ -243,5 +265,6 @@ class Result:
             "notes": list(self.notes),
             "usage": self.usage.as_dict(),
             "config": self.config,
+            "found": [f.as_dict() for f in self.found],
             "tree": self.tree.as_dict(),
         }

@@ -136,6 +136,8 @@ def outcome(result: Result) -> Text:
     """One line on how the search ended: the answer, or why there is none (a complete search proves it)."""
     if result.solved and result.answer is not None:
         return Text(result.answer.text, style="bold green")
+    if result.answer is not None:  # a goal the task could not verify (a crossword grid that is not the gold one)
+        return Text(f"{result.answer.text}\n{result.answer.detail}", style="bold yellow")
     if result.stop_reason == "interrupted":
         return Text("interrupted: no solution found yet", style="bold yellow")
     if result.stop_reason != "exhausted":
@@ -196,7 +198,8 @@ def summary(result: Result, *, tree: bool = False) -> RenderableType:
     """What `tot solve` prints: the answer (or why there is none), the path of thoughts, the tree (in a few lines,
     or whole with `tree`), notes, usage and config."""
     solved = result.solved and result.answer is not None
-    parts: list[RenderableType] = [Panel(outcome(result), title="answer (verified)" if solved else None, expand=False)]
+    title = "answer (verified)" if solved else "answer (not verified)" if result.answer is not None else None
+    parts: list[RenderableType] = [Panel(outcome(result), title=title, expand=False)]
     if result.path:
         path = Text("\n".join(f"{i}. {thought}" for i, thought in enumerate(result.path, 1)))
         parts.append(Panel(path, title="path of thoughts" if result.solved else "best path so far", expand=False))

@@ -1,6 +1,9 @@
-"""Rich view of a crossword after a search: the grid found beside the gold grid, the metrics and the clues."""
+"""Rich view of a crossword after a search: the grid found beside the gold grid, what it is, the metrics,
+what the model scored, and the clues."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.columns import Columns
 from rich.console import Group, RenderableType
@@ -8,9 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from typing import Any
-
-from tot.tasks.crosswords import BLANK, SIZE, SLOTS, Board, MiniCrossword, gold
+from tot.tasks.crosswords import BLANK, PROMPTS, SIZE, SLOTS, Board, MiniCrossword, gold
 
 
 def grid(cells: str, truth: str | None = None) -> Text:
@@ -32,8 +33,38 @@ def grid(cells: str, truth: str | None = None) -> Text:
     return text
 
 
-def crossword_view(board: Board, truth: str | None, metrics: dict[str, float]) -> RenderableType:
-    """The final grid (beside the gold grid when known), the metrics, and each clue with its word."""
+def status(task: MiniCrossword, board: Board) -> Text:
+    """What the grid is: the gold grid, complete and consistent (not verified), or not yet a grid of words."""
+    verdict = task.verdict(board, board.number)
+    if verdict.verified:
+        return Text("the gold grid", style="bold green")
+    if BLANK in board.cells or task.unknown_words(board):
+        return Text(f"incomplete: {verdict.detail}", style="bold red")
+    if board.number is None:
+        return Text("complete and consistent: every row and column is a dictionary word (not verified: no gold grid)",
+                    style="bold yellow")
+    return Text("complete and consistent: every row and column is a dictionary word, but not the gold grid",
+                style="bold yellow")
+
+
+def scored(task: MiniCrossword, result: Any) -> Text | None:
+    """What the model scored: every dictionary word for each clue and prompt (plus once with no clue)."""
+    usage = getattr(result, "usage", None)
+    if usage is None or not usage.calls or result.config.get("generator") != "task" and result.config.get("evaluator") != "task":
+        return None
+    words = len(task.words)
+    return Text(
+        f"scored: {usage.calls} model calls, each scoring all {words:,} dictionary words after one prompt (a clue "
+        f"in one of {len(PROMPTS)} answer prompts), {usage.calls * words:,} word scores in "
+        f"{usage.model_seconds:.1f} s; the search itself is numpy (belief propagation and bounds): "
+        f"{usage.nodes_expanded} boards expanded, {usage.seconds:.1f} s in all",
+        style="dim",
+    )
+
+
+def crossword_view(board: Board, truth: str | None, metrics: dict[str, float], task: MiniCrossword | None = None,
+                   result: Any = None) -> RenderableType:
+    """The final grid (beside the gold grid when known), what it is, the metrics, what was scored, the clues."""
     panels = [Panel(grid(board.cells, truth), title="found", expand=False)]
     if truth is not None:
         panels.append(Panel(grid(truth), title="gold", expand=False))
@@ -42,6 +73,8 @@ def crossword_view(board: Board, truth: str | None, metrics: dict[str, float]) -
         pattern = board.pattern(slot)
         clues.add_row(SLOTS[slot], pattern.replace(BLANK, "·"), Text(clue, style="dim"))
     parts: list[RenderableType] = [Columns(panels)]
+    if task is not None:
+        parts.append(status(task, board))
     if metrics:
         parts.append(
             Text(
@@ -49,6 +82,13 @@ def crossword_view(board: Board, truth: str | None, metrics: dict[str, float]) -
                 style="bold",
             )
         )
+    found: tuple[Any, ...] = getattr(result, "found", ())
+    if len(found) > 1:
+        parts.append(Text(f"anytime: {len(found)} ever better grids found; the best at {found[-1].seconds:.1f} s, "
+                          f"after {found[-1].nodes_expanded} boards expanded", style="dim"))
+    line = scored(task, result) if task is not None and result is not None else None
+    if line is not None:
+        parts.append(line)
     parts.append(clues)
     return Group(*parts)
 
@@ -56,4 +96,5 @@ def crossword_view(board: Board, truth: str | None, metrics: dict[str, float]) -
 def report_view(task: MiniCrossword, puzzle: str, result: Any) -> RenderableType:
     """After a search: the board it ended on beside the gold grid (numbered puzzles), the metrics and the clues."""
     graded = task.report(puzzle, result).get("metrics", {})
-    return crossword_view(task.final_board(puzzle, result), gold(puzzle) if graded else None, graded)
+    board = task.final_board(puzzle, result)
+    return crossword_view(board, gold(puzzle) if graded else None, graded, task, result)

@@ -120,7 +120,7 @@ class SearchTree:
             if self.task.is_goal(state):
                 node.goal = True
             self.nodes[key] = node
-        if node is not parent and node not in parent.children:
+        if node is not parent and (created or node not in parent.children):  # a new node is in no list yet
             parent.children.append(node)
             self.edges.append((parent.id, node.id, thought))
         return node, created

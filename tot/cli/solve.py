@@ -39,8 +39,9 @@ def solve(
     puzzle: Annotated[list[str], typer.Argument(help="The puzzle, e.g. 4 9 10 13.")],
     preset: Annotated[
         Optional[str], typer.Option(help="fast: MCTS over every legal step, the model's likelihood of each as its prior, one-pass values. "
-                                    "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: the paper's "
-                                    "crossword DFS. Default: the task's own (crossword for crossword), else fast.")
+                                    "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: depth-first "
+                                    "in belief order, the first complete grid. crossword-anytime: branch and bound that keeps "
+                                    "the best grid until the budget. Default: the task's own (crossword for crossword), else fast.")
     ] = None,
     strategy: Annotated[
         Optional[str],

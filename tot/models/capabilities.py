@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tot.errors import ModelError
-from tot.models.server import TOP_K, ServerModel, ServerRefused
+from tot.models.server import ServerModel
+from tot.models.wire import TOP_K, ServerRefused
 
 PROMPT = "The capital of France is"
 HOW = {"echo": "echoed prompt log-probabilities", "prompt_logprobs": "vLLM's prompt_logprobs", "forced": "teacher forcing"}

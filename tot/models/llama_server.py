@@ -32,13 +32,27 @@ token is exact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
+from tot.errors import ModelError
 from tot.models import logprobs
+from tot.models.wire import TOP_K, Json, ServerRefused
 
-if TYPE_CHECKING:
-    from tot.models.server import Json, ServerModel
+T = TypeVar("T")
+
+
+class ServerModel(Protocol):
+    """What this module asks of `tot.models.server.ServerModel` (a protocol, so the two modules import one way)."""
+
+    token_cache: dict[str, list[int]]
+
+    def request(self, path: str, body: Json | None = None) -> Json: ...
+    def completion(self, body: Json) -> tuple[Json, Json]: ...
+    def count(self, usages: Sequence[Json]) -> None: ...
+    def parallel(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]: ...
+    def garbage(self, what: object) -> ModelError: ...
+    def next_token_ids(self, prompt: str | list[Any], k: int) -> dict[int, float] | None: ...
 
 MANY_K = 1000  # likeliest tokens asked for per position (llama-server allows any number)
 SEPARATOR = "\n"
@@ -67,8 +81,6 @@ def score_many(model: ServerModel, head: str, continuations: Sequence[str], *, e
 
 def forced_many(model: ServerModel, head: str, continuations: Sequence[str]) -> list[float]:
     """Each continuation's log-probability after `head` by teacher forcing along a few covering paths (see the module)."""
-    from tot.models.server import TOP_K
-
     paths = [tuple(ids) for ids in tokenize_many(model, continuations)]
     chosen = cover(paths)
     answers = model.parallel(lambda path: _forced_path(model, head, path, TOP_K), chosen)
@@ -151,8 +163,6 @@ def forced(model: ServerModel, head: str, continuation: str) -> tuple[float, Jso
 
 def tokens(model: ServerModel, text: str) -> list[int] | None:
     """`text`'s token ids (no BOS) from the server's `/tokenize`, cached; None where the server has no such endpoint."""
-    from tot.models.server import ServerRefused
-
     known = model.token_cache.get(text)
     if known is not None:
         return known

@@ -1,0 +1,275 @@
+"""Clue scoring: how likely each dictionary word is to answer a clue, from the model and a small learned re-ranker.
+
+1. The model scores every dictionary word after each answer prompt (`PROMPTS`), in one `score_many`
+   call per clue and prompt, and once per prompt with no clue at all (what the prompt alone makes likely).
+2. A re-ranker turns those numbers into log P(word | clue): a weighted sum of features (`FEATURES`:
+   the log-probabilities, their ranks within the clue, how much the clue raised them above the no-clue
+   prompt, which word lists hold the word, its frequency, its ending against the clue's form), normalised
+   over the dictionary (a conditional logit). Its weights (tot/data/crossword-ranker.json) were fitted by
+   tools/crossword_ranker.py on the gold grids of the 60 training puzzles alone.
+
+In 5-fold cross-validation over the training puzzles the re-ranker puts the gold word at a median rank of
+515 of 42,479 (the mean of the two prompts' raw scores: 1,261-2,619 on the evaluation sets); what it buys
+in grids is measured in benchmarks/RESULTS.md ("Crosswords: issue 17").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+import numpy as np
+
+from tot.core import Meter
+from tot.errors import InputError
+from tot.models import Model, score_many
+from tot.tasks.crosswords.dictionary import english_words, word_frequencies
+from tot.tasks.crosswords.propagation import Array, Lexicon
+
+ANSWER_PROMPT = """Crossword answers: each clue is answered by one five-letter English word.
+Clue: A large body of salt water
+Answer: ocean
+Clue: Not dead; living
+Answer: alive
+Clue: A tree's outer layer; a dog's sounds
+Answer: barks
+Clue: To cut into small cubes
+Answer: dices
+Clue: {clue}
+Answer:"""
+
+CLUE_LIST_PROMPT = """Below are crossword clues, each with its five-letter answer.
+
+Clue: Frozen rain
+Answer: sleet
+Clue: A piece of furniture to sit on
+Answer: chair
+Clue: Opposite of early
+Answer: later
+Clue: Not loud; silent
+Answer: quiet
+Clue: Musical instrument with keys
+Answer: piano
+Clue: {clue}
+Answer:"""
+
+PROMPTS = {"answer": ANSWER_PROMPT, "clues": CLUE_LIST_PROMPT}
+
+
+# ---- what is known of each word before any clue ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WordFacts:
+    """Per dictionary word (in `Lexicon.vocab` order): which lists hold it, its Zipf frequency, its ending."""
+
+    gcide: Array
+    web2: Array
+    wordfreq: Array
+    zipf: Array
+    ends_s: Array
+    ends_ed: Array
+    ends_er: Array
+    ends_y: Array
+
+
+@lru_cache(maxsize=2)
+def word_facts(vocab: tuple[str, ...]) -> WordFacts:
+    gcide, web2 = english_words(("gcide",)).words, english_words(("web2",)).words
+    frequencies = word_frequencies()
+
+    def mark(test: Callable[[str], bool]) -> Array:
+        return np.fromiter((test(w) for w in vocab), dtype=float, count=len(vocab))
+
+    return WordFacts(
+        gcide=mark(gcide.__contains__),
+        web2=mark(web2.__contains__),
+        wordfreq=mark(frequencies.__contains__),
+        zipf=np.fromiter((frequencies.get(w, 0.0) for w in vocab), dtype=float, count=len(vocab)),
+        ends_s=mark(lambda w: w.endswith("S") and not w.endswith("SS")),
+        ends_ed=mark(lambda w: w.endswith("ED")),
+        ends_er=mark(lambda w: w.endswith("ER")),
+        ends_y=mark(lambda w: w.endswith("Y")),
+    )
+
+
+def clue_form(clue: str) -> dict[str, float]:
+    """What a clue's wording says of its answer's form: a verb (`To ...`), a single thing (`A ...`, `One ...`),
+    a plural (ends in s, not after `To`/`A`), a comparative (`more`)."""
+    words = re.findall(r"[a-z]+", clue.lower())
+    first = words[0] if words else ""
+    last = words[-1] if words else ""
+    head = clue.split(";")[0].lower().split()
+    return {
+        "verb": float(first == "to"),
+        "one": float(first in ("one", "a", "an")),
+        "plural": float(last.endswith("s") and not last.endswith("ss") and first not in ("to", "a", "an", "one")),
+        "more": float("more" in head),
+    }
+
+
+def echoes(lexicon: Lexicon, clue: str) -> Array:
+    """1 for each dictionary word that is a word of the clue itself (crossword answers do not echo their clues)."""
+    mark = np.zeros(len(lexicon))
+    for word in set(re.findall(r"[A-Z]+", clue.upper())):
+        i = lexicon.position(word)
+        if i is not None:
+            mark[i] = 1.0
+    return mark
+
+
+def _rank(scores: Array) -> Array:
+    """log(1 + rank) of each word by `scores`, best first (rank 0)."""
+    order = np.argsort(-scores, kind="stable")
+    rank = np.empty(len(scores))
+    rank[order] = np.arange(len(scores))
+    return np.log1p(rank)
+
+
+def features(names: Sequence[str], lexicon: Lexicon, clue: str, scores: dict[str, Array],
+             empty: dict[str, Array]) -> Array:
+    """The (words x features) matrix of `names` for `clue`: `scores[prompt]` are the model's log-probabilities
+    of every word after the prompt with the clue, `empty[prompt]` with no clue."""
+    facts = word_facts(tuple(lexicon.vocab))
+    form = clue_form(clue)
+    a, c = scores["answer"], scores["clues"]
+    column: dict[str, Callable[[], Array]] = {
+        "answer": lambda: a,
+        "clues": lambda: c,
+        "answer_rank": lambda: _rank(a),
+        "clues_rank": lambda: _rank(c),
+        "answer_gain": lambda: a - empty["answer"],
+        "clues_gain": lambda: c - empty["clues"],
+        "gcide": lambda: facts.gcide,
+        "web2": lambda: facts.web2,
+        "wordfreq": lambda: facts.wordfreq,
+        "gcide_web2": lambda: facts.gcide * facts.web2,
+        "zipf": lambda: facts.zipf,
+        "echo": lambda: echoes(lexicon, clue),
+        "s_plural": lambda: facts.ends_s * form["plural"],
+        "s_verb": lambda: facts.ends_s * form["verb"],
+        "s_one": lambda: facts.ends_s * form["one"],
+        "ed_verb": lambda: facts.ends_ed * form["verb"],
+        "er_one": lambda: facts.ends_er * form["one"],
+        "er_more": lambda: facts.ends_er * form["more"],
+        "ends_s": lambda: facts.ends_s,
+        "ends_y": lambda: facts.ends_y,
+    }
+    unknown = [n for n in names if n not in column]
+    if unknown:
+        raise InputError(f"unknown crossword ranker features: {', '.join(unknown)}")
+    return np.stack([column[n]() for n in names], axis=1)
+
+
+FEATURES = ("answer", "clues", "answer_rank", "clues_rank", "answer_gain", "clues_gain", "gcide", "web2", "wordfreq",
+            "gcide_web2", "zipf", "echo", "s_plural", "s_verb", "s_one", "ed_verb", "er_one", "er_more", "ends_s",
+            "ends_y")
+
+
+# ---- the re-ranker ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """A conditional logit over the dictionary: log P(word | clue) = w . features(word, clue) - log Z(clue)."""
+
+    names: tuple[str, ...]
+    weights: tuple[float, ...]
+
+    def log_probs(self, matrix: Array) -> Array:
+        z = matrix @ np.asarray(self.weights)
+        top = float(z.max())
+        return z - (top + math.log(float(np.exp(z - top).sum())))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"features": list(self.names), "weights": list(self.weights)}
+
+
+RANKER_FILE = "crossword-ranker.json"
+
+
+@lru_cache(maxsize=1)
+def default_ranker() -> Ranker:
+    """The shipped weights (tot/data/crossword-ranker.json)."""
+    return load_ranker(files("tot.data").joinpath(RANKER_FILE).read_text(encoding="utf-8"), RANKER_FILE)
+
+
+def load_ranker(text: str, source: str = "ranker") -> Ranker:
+    """A Ranker from its JSON (`{"features": [...], "weights": [...]}`); InputError when malformed."""
+    try:
+        data = json.loads(text)
+        names = tuple(str(n) for n in data["features"])
+        weights = tuple(float(w) for w in data["weights"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{source} is not a crossword ranker file: {error}") from error
+    if len(names) != len(weights) or not names or not all(math.isfinite(w) for w in weights):
+        raise InputError(f"{source}: features and weights must be non-empty, as many, and finite")
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise InputError(f"{source}: unknown features {', '.join(unknown)}")
+    return Ranker(names, weights)
+
+
+# ---- the model's scores, cached -----------------------------------------------------------------
+
+
+class ClueScorer:
+    """log P(word | clue) for every dictionary word: the model's scores through the re-ranker, cached per clue.
+
+    Model calls: one `score_many` per clue and prompt, and, when the ranker weighs what a clue adds
+    (`*_gain` features), one per prompt with no clue (once).
+    `expand` is `score_many`'s (how many first tokens are decoded again for their second).
+    """
+
+    def __init__(self, model: Model, lexicon: Lexicon, *, ranker: Ranker | None = None, expand: int = 62) -> None:
+        self.model, self.lexicon, self.expand = model, lexicon, expand
+        self.ranker = ranker or default_ranker()
+        self.continuations = [" " + w.lower() for w in lexicon.vocab]  # what the model scores after a prompt
+        self._empty: dict[str, Array] = {}
+        self._scores: dict[str, Array] = {}
+        self.uses_empty = any(name.endswith("_gain") for name in self.ranker.names)
+
+    @property
+    def meter(self) -> Meter:
+        return self.model.meter
+
+    def model_scores(self, prompt: str, clue: str) -> Array:
+        """The model's log-probability of every dictionary word after prompt `prompt` (a key of PROMPTS) and `clue`."""
+        scores = score_many(self.model, PROMPTS[prompt].format(clue=clue), self.continuations, expand=self.expand)
+        return np.asarray(scores, dtype=float)
+
+    def empty(self) -> dict[str, Array]:
+        if not self._empty:
+            self._empty = {name: self.model_scores(name, "") for name in PROMPTS}
+        return self._empty
+
+    def cached(self, clue: str) -> Array | None:
+        """The scores of `clue` if they were computed (never calls the model)."""
+        return self._scores.get(clue)
+
+    def total(self, clues: Sequence[str], words: Sequence[str]) -> float | None:
+        """The total score of `words` for `clues` from cached scores; None when a clue was not scored or a
+        word is not in the dictionary."""
+        total = 0.0
+        for clue, word in zip(clues, words):
+            scores, position = self._scores.get(clue), self.lexicon.position(word)
+            if scores is None or position is None:
+                return None
+            total += float(scores[position])
+        return total
+
+    def __call__(self, clue: str) -> Array:
+        """log P(word | clue) of every dictionary word (the model called the first time a clue is seen)."""
+        found = self._scores.get(clue)
+        if found is None:
+            empty = self.empty() if self.uses_empty else {}
+            scores = {name: self.model_scores(name, clue) for name in PROMPTS}
+            matrix = features(self.ranker.names, self.lexicon, clue, scores, empty)
+            found = self._scores[clue] = self.ranker.log_probs(matrix)
+        return found

@@ -1,0 +1,136 @@
+"""The crossword's own evaluator: thoughts in the order belief propagation ranks them, values that bound grids.
+
+- Thoughts (`BeliefThoughts`): on a board, belief propagation over the arc-consistent domains (clue
+  scores from `ClueScorer`) picks the open clue whose best word is most believed; its `width` most
+  believed words are the thoughts, most believed first.
+- Values (`GridBound`): a board's bound is the best total score any grid completing it could have, the
+  sum over clues of the best score in each clue's domain; for a complete grid, its own total (the sum of
+  its ten words' log P(word | clue)). Mapped into (0.05, 1]; 0 for a dead board. So a search can compare
+  complete grids, and an anytime depth-first search (`dfs(anytime=True)`, the `crossword-anytime` preset) can
+  prune every board that cannot beat the best grid found (branch and bound).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tot.core import Candidate
+from tot.errors import InputError
+from tot.evaluators import ThoughtEvaluator
+from tot.models import normalise
+from tot.tasks.crosswords.board import SIZE, SLOTS, Board, Fill
+from tot.tasks.crosswords.propagation import Array, Lexicon, beliefs
+from tot.tasks.crosswords.scoring import ClueScorer
+
+
+class Grid:
+    """One puzzle's view of the dictionary: clue scores (`scorer`), domains and beliefs of boards (cached)."""
+
+    def __init__(self, scorer: ClueScorer, *, iterations: int = 30, damping: float = 0.5, temperature: float = 1.0) -> None:
+        if temperature <= 0:
+            raise InputError(f"temperature must be positive, got {temperature}")
+        if not 0.0 <= damping < 1.0:
+            raise InputError(f"damping must be in [0, 1), got {damping}")
+        if iterations < 0:
+            raise InputError(f"iterations must be >= 0, got {iterations}")
+        self.scorer, self.lexicon = scorer, scorer.lexicon
+        self.iterations, self.damping, self.temperature = iterations, damping, temperature
+        self._beliefs: dict[tuple[tuple[str, ...], str], list[Array] | None] = {}
+
+    def domains(self, board: Board) -> list[Array] | None:
+        return self.lexicon.domains(board)
+
+    def total(self, board: Board) -> float | None:
+        """The best total score of a grid completing `board` (a complete grid: its own); None when none can."""
+        domains = self.domains(board)
+        if domains is None:
+            return None
+        return float(sum(self.scorer(board.clues[s])[d].max() for s, d in enumerate(domains)))
+
+    def beliefs(self, board: Board) -> tuple[list[Array], list[Array]] | None:
+        """Per clue, its domain (word indices) and their log-beliefs; None when some clue has no word left."""
+        key = (board.clues, board.cells)
+        if key not in self._beliefs:
+            domains = self.domains(board)
+            found = None
+            if domains is not None:
+                unaries = [self.scorer(board.clues[s])[d] / self.temperature for s, d in enumerate(domains)]
+                found = beliefs(self.lexicon, domains, unaries, iterations=self.iterations, damping=self.damping)
+            if len(self._beliefs) < 100_000:
+                self._beliefs[key] = found
+        logbeliefs = self._beliefs[key]
+        domains = self.domains(board)
+        return None if logbeliefs is None or domains is None else (domains, logbeliefs)
+
+
+class BeliefThoughts:
+    """Fills for the open clue whose best word is most believed: its `width` most believed words."""
+
+    name = "task"
+
+    def __init__(self, grid: Grid, *, width: int = 8, watch: Any = None) -> None:
+        if width <= 0:
+            raise InputError(f"width must be positive, got {width}")
+        self.grid, self.width, self.watch = grid, width, watch
+
+    def __call__(self, board: Board) -> list[Candidate[Fill]]:
+        if self.watch is not None:
+            self.watch(board)
+        found = self.grid.beliefs(board)
+        open_slots = board.open_slots()
+        if found is None or not open_slots:
+            return []
+        domains, logbeliefs = found
+        slot = max(open_slots, key=lambda s: (float(logbeliefs[s].max()), -len(domains[s]), -s))
+        order = np.argsort(-logbeliefs[slot], kind="stable")[: self.width]
+        best = [(float(logbeliefs[slot][i]), self.grid.lexicon.vocab[int(domains[slot][i])]) for i in order]
+        priors = normalise([score for score, _ in best])
+        return [Candidate(Fill(slot, w), f"{SLOTS[slot]}. {w}", p, "dictionary") for (_, w), p in zip(best, priors)]
+
+
+class GridBound:
+    """A board's value: the best total of a grid completing it (`Grid.total`, its own for a complete grid),
+    per clue, mapped into (0.05, 1] as 0.05 + 0.95 exp(total / 10 / scale); 0 for a dead board."""
+
+    name = "task"
+
+    def __init__(self, grid: Grid, *, scale: float = 8.0) -> None:
+        if scale <= 0:
+            raise InputError(f"scale must be positive, got {scale}")
+        self.grid, self.scale = grid, scale
+
+    def __call__(self, board: Board) -> float:
+        total = self.grid.total(board)
+        if total is None:
+            return 0.0
+        return 0.05 + 0.95 * math.exp(min(0.0, total / (2 * SIZE)) / self.scale)
+
+
+class GradingEvaluator(ThoughtEvaluator):
+    """A ThoughtEvaluator that values complete grids by its valuer too (by their total), not all at 1:
+    every complete grid of dictionary words is a goal, and the search compares them."""
+
+    def evaluate(self, state: Any) -> float:
+        if self.task.is_goal(state):
+            key = self.task.key(state)
+            if key not in self.cache:
+                self.cache[key] = self.valuer(state)
+            return self.cache[key]
+        return super().evaluate(state)
+
+
+def make_evaluator(task: Any, scorer: ClueScorer | None, *, generator: str, valuer: str,
+                   width: int, scale: float, temperature: float) -> ThoughtEvaluator:
+    """The crossword's evaluator: `generator` task (belief order) or all, `valuer` task (bounds) or uniform."""
+    from tot.evaluators import AllActions, UniformValuer
+
+    grid = Grid(scorer, temperature=temperature) if scorer is not None else None
+    gen: Any = BeliefThoughts(grid, width=width, watch=task.expanding) if generator == "task" and grid else AllActions(task)
+    val: Any = GridBound(grid, scale=scale) if valuer == "task" and grid else UniformValuer()
+    meter = scorer.meter if scorer is not None else None
+    if valuer == "task":
+        return GradingEvaluator(task, gen, val, meter)
+    return ThoughtEvaluator(task, gen, val, meter)

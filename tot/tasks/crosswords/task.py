@@ -1,0 +1,227 @@
+"""The task: a mini crossword as a search problem (fill one clue at a time), its answers, and its metrics.
+
+A complete grid whose rows and columns are all dictionary words is a goal: it is complete and
+consistent, not known to be right. `answer` grades the grid a search ends with against the gold
+grid, where the puzzle has one (a numbered puzzle): it is verified, and the search solved, only
+when it is the gold grid. The search and its evaluator never read the gold grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from tot.core import Answer
+from tot.errors import InputError
+from tot.models import Model
+from tot.tasks.crosswords.board import BLANK, SIZE, SLOTS, Board, Fill, parse_grid
+from tot.tasks.crosswords.dictionary import WordList, dictionary
+from tot.tasks.crosswords.puzzles import empty, gold, grade, load_clues, puzzle_index
+
+
+class MiniCrossword:
+    """5x5 mini crosswords. The puzzle is a number into mini0505.json (or 10 clues separated by |)."""
+
+    name = "crossword"
+    preset = "crossword"  # the default configuration: depth-first in belief order on this task's evaluator (tot.api.PRESETS)
+
+    def __init__(
+        self,
+        words: WordList | None = None,
+        *,
+        width: int = 8,
+        scale: float = 8.0,
+        temperature: float = 1.0,
+        ranker: Any = None,
+    ) -> None:
+        """`words`: the dictionary (default `dictionary()`). The rest configure `model_evaluator`: `width`
+        fills offered per board, `scale` how a board's value falls with its bound (see
+        `tot.tasks.crosswords.search.GridBound`), `temperature` what belief propagation divides clue
+        scores by, `ranker` the clue re-ranker (a `scoring.Ranker`; default the shipped weights)."""
+        if width <= 0:
+            raise InputError(f"width must be positive, got {width}")
+        self._words = words
+        self._lexicon: Any = None
+        self._scorer: Any = None  # the clue scores of the last evaluator made (for the diagnostic in `metrics`)
+        self._show: Callable[[Any], None] | None = None
+        self.options: dict[str, Any] = {"width": width, "scale": scale, "temperature": temperature, "ranker": ranker}
+
+    @property
+    def words(self) -> WordList:
+        """The dictionary (loaded on first use)."""
+        if self._words is None:
+            self._words = dictionary()
+        return self._words
+
+    @property
+    def lexicon(self) -> Any:
+        """The dictionary as arrays (`tot.tasks.crosswords.propagation.Lexicon`), made on first use."""
+        if self._lexicon is None:
+            from tot.tasks.crosswords.propagation import Lexicon
+
+            self._lexicon = Lexicon(self.words.words)
+        return self._lexicon
+
+    def initial(self, puzzle: str) -> Board:
+        return Board(load_clues(puzzle), number=puzzle_index(puzzle))
+
+    def watching(self, show: Callable[[Any], None] | None) -> None:
+        """Call `show` with each board the search expands (the CLI draws it live); None stops."""
+        self._show = show
+
+    def expanding(self, board: Board) -> None:
+        """Tell the watcher, if any, that `board` is being expanded."""
+        if self._show is not None:
+            self._show(board)
+
+    def candidates(self, board: Board, slot: int) -> tuple[str, ...]:
+        """The dictionary words that fit clue `slot` on `board`."""
+        return self.words.matches(board.pattern(slot))
+
+    def actions(self, board: Board) -> list[Fill]:
+        """The dictionary fills of the most constrained open clue (fewest fitting words; ties: first clue).
+
+        Branching on one clue at a time loses no grid: every complete grid fills that clue somehow.
+        """
+        self.expanding(board)
+        open_slots = board.open_slots()
+        if not open_slots:
+            return []
+        slot = min(open_slots, key=lambda s: (len(self.candidates(board, s)), s))
+        return [Fill(slot, word) for word in self.candidates(board, slot)]
+
+    def result(self, board: Board, action: Fill) -> Board:
+        return board.fill(action.slot, action.word)
+
+    def unknown_words(self, board: Board) -> list[int]:
+        """Complete clues whose word is not in the dictionary."""
+        return [s for s in range(2 * SIZE) if BLANK not in board.pattern(s) and board.pattern(s) not in self.words]
+
+    def is_goal(self, board: Board) -> bool:
+        """A complete grid whose every row and column is a dictionary word (consistent; not checked against gold)."""
+        return BLANK not in board.cells and not self.unknown_words(board)
+
+    def is_terminal(self, board: Board) -> bool:
+        return BLANK not in board.cells
+
+    def key(self, board: Board) -> tuple[str, frozenset[int]]:
+        return board.cells, board.chosen
+
+    def describe(self, board: Board, action: Fill) -> str:
+        return str(action)
+
+    def render(self, board: Board) -> str:
+        return "/".join(board.rows())
+
+    def answer(self, start: Board, actions: Sequence[Fill]) -> Answer:
+        """The grid `actions` fill, graded (after a search) against the gold grid when the puzzle has one."""
+        board = start
+        for action in actions:
+            board = self.result(board, action)
+        return self.verdict(board, start.number)
+
+    def check(self, board: Board, text: str) -> Answer:
+        """A grid (25 letters, e.g. `AGEND MOTOR ...`) graded: correct only when it is the gold grid."""
+        return self.verdict(replace(board, cells=parse_grid(text), chosen=frozenset()), board.number)
+
+    def verdict(self, board: Board, number: int | None) -> Answer:
+        """Whether `board` is complete, made of dictionary words, and (puzzle `number`) the gold grid."""
+        text = " ".join(board.rows())
+        if BLANK in board.cells:
+            return Answer(text, False, f"{board.cells.count(BLANK)} of 25 cells still blank")
+        unknown = self.unknown_words(board)
+        if unknown:
+            names = ", ".join(f"{SLOTS[s]} {board.pattern(s)}" for s in unknown)
+            return Answer(text, False, f"not in the dictionary: {names}")
+        consistent = "complete and consistent (every row and column is a dictionary word)"
+        if number is None:
+            return Answer(text, False, f"{consistent}; not verified: a puzzle given as clues has no gold grid")
+        graded = grade(board.cells, gold(str(number)))
+        if graded["game"]:
+            return Answer(text, True, "the gold grid")
+        return Answer(text, False, f"{consistent}, but not the gold grid: {graded['letters']:.0%} of letters and "
+                                   f"{graded['words']:.0%} of words right")
+
+    def final_board(self, puzzle: str, result: Any) -> Board:
+        """The board a search ended on: its answer, else the end of its best path."""
+        board = self.initial(puzzle)
+        for thought in getattr(result, "path", ()):
+            slot, _, word = thought.partition(". ")
+            if slot in SLOTS and BLANK in board.pattern(SLOTS.index(slot)):
+                board = self.result(board, Fill(SLOTS.index(slot), word))
+        return board
+
+    def metrics(self, puzzle: str, final: Any) -> dict[str, float]:
+        """`metrics`; and, once this task's evaluator has scored the puzzle's clues, the objective's diagnostic:
+        whether it ranks the gold grid above the grid graded (`gold_wins`: 1), below it (`found_wins`), or
+        cannot score it (`gold_missing`: a gold word is not in the dictionary); all 0 for the gold grid itself."""
+        graded = metrics(puzzle, final)
+        if self._scorer is not None:
+            graded.update(self.diagnose(puzzle, final_cells(puzzle, final)))
+        return graded
+
+    def diagnose(self, puzzle: str, cells: str) -> dict[str, float]:
+        """The objective's verdict on the gold grid of `puzzle` against the grid `cells` (see `metrics`); {} when
+        the evaluator has not scored this puzzle's clues."""
+        clues, truth = load_clues(puzzle), gold(puzzle)
+        scorer = self._scorer
+        if scorer is None or any(scorer.cached(clue) is None for clue in clues):
+            return {}
+        gold_total = scorer.total(clues, Board(clues, truth).words())
+        found_total = scorer.total(clues, Board(clues, cells).words())
+        verdict = {"gold_wins": 0.0, "found_wins": 0.0, "gold_missing": 0.0}
+        if gold_total is None:
+            verdict["gold_missing"] = 1.0
+        elif cells != truth:
+            verdict["gold_wins" if found_total is None or gold_total > found_total else "found_wins"] = 1.0
+        return verdict
+
+    def report(self, puzzle: str, result: Any) -> dict[str, Any]:
+        """After a search: the grid it ended on (its answer, else its best board so far, `_` for blanks)
+        and, for a numbered puzzle, the metrics against the gold grid."""
+        board = self.final_board(puzzle, result)
+        grid = " ".join(board.rows())
+        return {"grid": grid} if puzzle_index(puzzle) is None else {"grid": grid, "metrics": metrics(puzzle, board)}
+
+    def model_evaluator(self, model: Model | None, *, generator: str = "task", valuer: str = "task") -> Any:
+        """This task's own evaluator (`generator`/`valuer` "task"), optionally mixed with `all` and `uniform`:
+        see `tot.tasks.crosswords.search`."""
+        from tot.tasks.crosswords.scoring import ClueScorer
+        from tot.tasks.crosswords.search import make_evaluator
+
+        if generator not in ("task", "all") or valuer not in ("task", "uniform"):
+            raise InputError(
+                f"the crossword takes --generator task or all and --evaluator task or uniform, got {generator} and {valuer}"
+            )
+        needs_model = "task" in (generator, valuer)
+        if needs_model and model is None:
+            raise InputError("the crossword evaluator needs a model")
+        o = self.options
+        scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"]) if needs_model and model is not None else None
+        self._scorer = scorer
+        return make_evaluator(self, scorer, generator=generator, valuer=valuer, width=o["width"], scale=o["scale"],
+                              temperature=o["temperature"])
+
+
+def metrics(puzzle: str, final: Any) -> dict[str, float]:
+    """Letters, words and whole-game success of `final` against the gold grid of puzzle number `puzzle`.
+
+    `final` is a Board, an Answer, a grid text (25 letters or `_`), a search Result, or None (an empty grid).
+    """
+    return grade(final_cells(puzzle, final), gold(puzzle))
+
+
+def final_cells(puzzle: str, final: Any) -> str:
+    """The 25 cells of whatever a search ended with (see `metrics`)."""
+    if final is None:
+        return empty()
+    if isinstance(final, Board):
+        return final.cells
+    if isinstance(final, Answer):
+        return parse_grid(final.text)
+    if isinstance(final, str):
+        return parse_grid(final) if final.strip() else empty()
+    if hasattr(final, "path"):
+        return MiniCrossword().final_board(puzzle, final).cells
+    raise InputError(f"cannot grade a {type(final).__name__} as a crossword grid")
