@@ -157,9 +157,7 @@ class MiniCrossword:
         whether it ranks the gold grid above the grid graded (`gold_wins`: 1), below it (`found_wins`), or
         cannot score it (`gold_missing`: a gold word is not in the dictionary); all 0 for the gold grid itself."""
         graded = metrics(puzzle, final)
-        config = getattr(final, "config", None) or {}
-        own = "task" in (config.get("generator", "task"), config.get("evaluator", "task"))  # else: a model-free search
-        if self._scorer is not None and own:
+        if self._scorer is not None:
             graded.update(self.diagnose(puzzle, final_cells(puzzle, final)))
         return graded
 
