@@ -26,29 +26,26 @@ def token_logprob(token: int) -> float:
     return -token / 100
 
 
-def llama_server_reply(path: str, body: dict[str, Any], *, forcing: bool = True) -> Any:
+def llama_server_reply(path: str, body: dict[str, Any], *, grammar: bool = True) -> Any:
     """Like llama-server: `/tokenize` (one token per character, its code point), `echo` and `prompt_logprobs`
-    ignored, log-probabilities in the `content` list form; grammars (of text or token ids) and a `logit_bias` of
-    +100 are followed."""
+    ignored, log-probabilities in the `content` list form; a grammar of token ids is followed."""
     if path == "/tokenize":
         if body.get("with_pieces"):
             return {"tokens": [{"id": ord(c), "piece": c} for c in body["content"]]}
         return {"tokens": [ord(c) for c in body["content"]]}
     if path == "/v1/embeddings":
         return 501, {"error": {"code": 501, "message": "This server does not support embeddings. Start it with `--embeddings`"}}
-    rules = body.get("grammar", "") if forcing else ""
+    rules = body.get("grammar", "") if grammar else ""
     literal = re.fullmatch(r'root ::= "(.*)"', rules)
     ids = [ord(c) for c in literal.group(1)] if literal else [int(i) for i in re.findall(r"<\[(\d+)\]>", rules)]
-    bias = body.get("logit_bias") if forcing else None
-    ids = ids or [int(token) for token, value in (bias or {}).items() if value >= 100] or [ord("x")] * body["max_tokens"]
-    prompt = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+    ids = ids or [ord("x")] * body["max_tokens"]
     content = [
         {"id": i, "token": chr(i), "logprob": token_logprob(i),
          "top_logprobs": [{"id": ord(t[-1]), "token": t, "logprob": v} for t, v in TOP]}
         for i in ids
     ]
     answer = {"text": "".join(chr(i) for i in ids), "logprobs": {"content": content} if body.get("logprobs") else None}
-    usage = {"prompt_tokens": sum(len(part) if isinstance(part, str) else 1 for part in prompt), "completion_tokens": len(ids), "prompt_tokens_details": {"cached_tokens": 2}}
+    usage = {"prompt_tokens": len(body["prompt"]), "completion_tokens": len(ids), "prompt_tokens_details": {"cached_tokens": 2}}
     return {"choices": [answer], "usage": usage}
 
 
@@ -67,7 +64,7 @@ def generation_only(path: str, body: dict[str, Any]) -> Any:
 def top_k_only(path: str, body: dict[str, Any]) -> Any:
     if path == "/tokenize":
         return 404, {"error": {"message": "File Not Found"}}
-    return llama_server_reply(path, body, forcing=False)
+    return llama_server_reply(path, body, grammar=False)
 
 
 # ---- reading both forms ---------------------------------------------------------------------
@@ -137,16 +134,13 @@ def test_a_server_without_prompt_logprobs_is_teacher_forced() -> None:
     with FakeServer(llama_server_reply) as server:
         model = connect(server.url)
         scores = model.score_continuations("abc", ["de", "f", "", "de"])
-        forced = [body for path, body in server.requests if path == "/v1/completions" and "logit_bias" in body]
+        forced = [body for path, body in server.requests if path == "/v1/completions" and "grammar" in body]
         tokenized = [body["content"] for path, body in server.requests if path == "/tokenize"]
     expected = token_logprob(ord("d")) + token_logprob(ord("e"))
     assert scores == pytest.approx([expected, token_logprob(ord("f")), 0.0, expected])
     assert model.scoring == "forced"
     assert sorted(tokenized) == ["de", "f"]  # each continuation tokenized once
-    # each forced token: the prompt and the tokens before it, one token generated, pushed by the bias
-    assert {(tuple(body["prompt"]), *body["logit_bias"]) for body in forced} == {(("abc",), "100"), (("abc", 100), "101"),
-                                                                                 (("abc",), "102")}
-    assert all(body["max_tokens"] == 1 for body in forced)
+    assert forced[-1]["prompt"] == "abc" and forced[-1]["max_tokens"] == len(re.findall(r"<\[", forced[-1]["grammar"]))
     assert model.meter.prompt_tokens_evaluated == model.meter.prompt_tokens - 2 * len(forced)  # 2 cached per request
 
 
@@ -164,26 +158,19 @@ def test_continuations_sharing_prefixes_are_forced_along_a_few_paths_with_the_sa
         model.score_continuations("p", ["x"])  # finds teacher forcing
         before = len(server.requests)
         scores = model.score_continuations("p", steps)
-        forced = [(tuple(body["prompt"][1:]), *body["logit_bias"], body["logprobs"]) for path, body in server.requests[before:]
-                  if path == "/v1/completions"]
+        forced = [body["grammar"] for path, body in server.requests[before:] if path == "/v1/completions"]
     assert scores == pytest.approx([sum(token_logprob(ord(c)) for c in step) for step in steps])
-    # one request for each inner node of the trie ("", "a", "ad"), forcing its first child and listing the likeliest
-    # there; z is not among the likeliest after "a", so it is forced alone: 4 requests for 5 different steps
-    assert sorted(forced) == [((), "97", 20), ((97,), "122", 1), ((97,), "98", 20), ((97, 100), "122", 20)]
+    # "adz" passes through every inner node but "a", "ad"; "ab" is read off it; z is not among the likeliest after
+    # "a", so "az" is forced alone: 2 requests for 5 different steps
+    assert forced == ["root ::= <[97]> <[100]> <[122]>", "root ::= <[97]> <[122]>"]
 
 
-def test_a_server_that_ignores_the_bias_cannot_score_and_says_what_to_use() -> None:
+def test_a_server_that_ignores_the_grammar_cannot_score_and_says_what_to_use() -> None:
     with FakeServer(top_k_only) as server:
         result = runner.invoke(app, ["solve", "game24", "4", "9", "10", "13", "--server", server.url])
     assert result.exit_code == 2 and result.output.startswith("error:") and result.output.count("\n") == 1
     assert "cannot score continuations" in result.output
     assert "use --preset paper (it only generates), or --generator propose --evaluator labels" in result.output
-
-
-def test_a_server_that_tokenizes_but_ignores_the_bias_cannot_score() -> None:
-    with FakeServer(lambda path, body: llama_server_reply(path, body, forcing=False)) as server:
-        result = runner.invoke(app, ["solve", "game24", "4", "9", "10", "13", "--server", server.url])
-    assert result.exit_code == 2 and result.output.count("\n") == 1 and "cannot score continuations" in result.output
 
 
 def test_a_generation_only_server_points_the_fast_preset_to_the_paper_preset() -> None:

@@ -3,7 +3,7 @@
 `probe(model)` sends a handful of small requests (`tot doctor --server URL` prints the report):
 generation; the likeliest next tokens (top-k log-probabilities, what label values need); prompt
 log-probabilities (echo, or vLLM's prompt_logprobs); teacher-forced scoring (llama-server's
-/tokenize, token ids in prompts and logit_bias); embeddings (`/v1/embeddings`); grammar-constrained generation.
+/tokenize and token grammars); embeddings (`/v1/embeddings`); grammar-constrained generation.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tot.errors import ModelError
-from tot.models.server import TOP_K, ServerModel, ServerRefused
+from tot.models.server import ServerModel
+from tot.models.wire import TOP_K, ServerRefused
 
 PROMPT = "The capital of France is"
 HOW = {"echo": "echoed prompt log-probabilities", "prompt_logprobs": "vLLM's prompt_logprobs", "forced": "teacher forcing"}
@@ -77,7 +78,7 @@ def probe(model: ServerModel) -> Report:
                    else f"echo: {echo_detail}; prompt_logprobs: {vllm_detail}")
     )
     forced, forced_detail = _scores(model, "forced")
-    found.append(Capability("teacher-forced scoring", forced, "/tokenize, token ids in prompts and logit_bias" if forced else forced_detail))
+    found.append(Capability("teacher-forced scoring", forced, "/tokenize and a grammar of token ids" if forced else forced_detail))
     found.append(_embeddings(model))
     found.append(_grammar(model))
     scoring = "echo" if echo else "prompt_logprobs" if vllm else "forced" if forced else None

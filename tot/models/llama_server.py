@@ -1,20 +1,19 @@
-"""What the server backend does on llama.cpp's `llama-server` (which ignores `echo`) with its `/tokenize`, prompts
-of text and token ids, and `logit_bias`: teacher-forced scoring, and whole word lists.
+"""What the server backend does on llama.cpp's `llama-server` (which ignores `echo`) with its `/tokenize` and
+grammars of token ids: teacher-forced scoring, and whole word lists.
 
 `forced`: a continuation's own tokens (tokenized apart from the prompt, as the llama backend tokenizes
-them) forced one request each: the prompt followed by the tokens before it (as ids), one token
-generated with a `logit_bias` of +100 on it. The server reports a generated token's log-probability
-from the model's own distribution, before any bias, so the answer is that token's exact
-log-probability; the server's prompt cache keeps the prompt evaluated, so a request costs about one
-new token. (Forcing the whole continuation in one request under a grammar of token ids costs 5-10x
-more per token: llama-server checks the grammar against Gemma's 262k-token vocabulary at each
-step.)
+them) generated after the prompt under a grammar of token ids (`root ::= <[id1]> <[id2]> ...`), each
+one's log-probability read from the answer; the server's prompt cache keeps the prompt evaluated, so
+a request costs about one token per continuation token.
 
-`forced_many`: many continuations after one prompt. The continuations' token sequences form a trie.
-Each inner node (a proper prefix) takes one request, which forces one of its children and lists the
-`TOP_K` likeliest next tokens there; a child among neither is forced alone. Exact (the same
-log-probabilities as forcing each continuation), in about a third of the requests on the Game of
-24's steps (`a op b`: the steps sharing `a op` share their requests).
+`forced_many`: many continuations after one prompt with fewer requests. Each forced token's answer
+also lists the `TOP_K` likeliest tokens at its position, so one forced path gives the next-token
+log-probabilities at every prefix along it. The continuations' token sequences form a trie; a few
+paths that pass through every inner node of it are forced (the longest first), and each
+continuation's tokens are read off the lists of its prefixes. A token not among the likeliest at its
+prefix has its continuation forced alone. Exact (the same log-probabilities as forcing each
+continuation), in about half the requests and tokens on the Game of 24's steps (`a op b`: the steps
+sharing `a op` share one path).
 
 `score_many`: a whole word list scored after one prompt in 1 + `expand` requests, as
 `tot.models.llama.LlamaModel.score_many` estimates it locally.
@@ -33,13 +32,27 @@ token is exact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
+from tot.errors import ModelError
 from tot.models import logprobs
+from tot.models.wire import TOP_K, Json, ServerRefused
 
-if TYPE_CHECKING:
-    from tot.models.server import Json, ServerModel
+T = TypeVar("T")
+
+
+class ServerModel(Protocol):
+    """What this module asks of `tot.models.server.ServerModel` (a protocol, so the two modules import one way)."""
+
+    token_cache: dict[str, list[int]]
+
+    def request(self, path: str, body: Json | None = None) -> Json: ...
+    def completion(self, body: Json) -> tuple[Json, Json]: ...
+    def count(self, usages: Sequence[Json]) -> None: ...
+    def parallel(self, function: Callable[[Any], T], items: Sequence[Any]) -> list[T]: ...
+    def garbage(self, what: object) -> ModelError: ...
+    def next_token_ids(self, prompt: str | list[Any], k: int) -> dict[int, float] | None: ...
 
 MANY_K = 1000  # likeliest tokens asked for per position (llama-server allows any number)
 SEPARATOR = "\n"
@@ -67,69 +80,89 @@ def score_many(model: ServerModel, head: str, continuations: Sequence[str], *, e
 
 
 def forced_many(model: ServerModel, head: str, continuations: Sequence[str]) -> list[float]:
-    """Each continuation's log-probability after `head` by teacher forcing, one request per inner node (see the module)."""
-    from tot.models.server import TOP_K
-
+    """Each continuation's log-probability after `head` by teacher forcing along a few covering paths (see the module)."""
     paths = [tuple(ids) for ids in tokenize_many(model, continuations)]
-    children: dict[tuple[int, ...], int] = {}  # an inner node -> the child its request forces
-    for path in paths:
-        for depth in range(len(path)):
-            children.setdefault(path[:depth], path[depth])
-    nodes = list(children.items())
-    known = dict(zip(children, _forced_steps(model, head, nodes, TOP_K)))  # prefix -> next-token log-probabilities
-    lonely = list(dict.fromkeys((p[:d], p[d]) for p in paths for d in range(len(p)) if p[d] not in known[p[:d]]))
-    for (prefix, token), step in zip(lonely, _forced_steps(model, head, lonely, 1)):
-        known[prefix][token] = step[token]
-    return [sum(known[p[:d]][p[d]] for d in range(len(p))) for p in paths]
+    chosen = cover(paths)
+    answers = model.parallel(lambda path: _forced_path(model, head, path, TOP_K), chosen)
+    known: dict[tuple[int, ...], dict[int, float]] = {}  # prefix -> next-token log-probabilities
+    for path, (steps, _) in zip(chosen, answers):
+        for depth, step in enumerate(steps):
+            known.setdefault(path[:depth], step)
+    usages = [usage for _, usage in answers]
+    lonely = [p for p in dict.fromkeys(paths) if p and _total(p, known) is None]
+    for path, (steps, usage) in zip(lonely, model.parallel(lambda path: _forced_path(model, head, path, 1), lonely)):
+        usages.append(usage)
+        for depth, step in enumerate(steps):
+            values = known.setdefault(path[:depth], {})
+            values.update({token: value for token, value in step.items() if token not in values})
+    model.count(usages)
+    return [_total(p, known) or 0.0 for p in paths]  # every token is known now (an empty path: 0)
 
 
-def _forced_steps(model: ServerModel, head: str, steps: Sequence[tuple[tuple[int, ...], int]], k: int) -> list[dict[int, float]]:
-    """`_force` of each (prefix, token) of `steps`, concurrently, on a server known to force (an answer without what
-    it asked for is garbage), the usage counted."""
-    answers = model.parallel(lambda step: _force(model, head, step[0], step[1], k), steps)
-    found = [answer for answer in answers if answer is not None]
-    if len(found) < len(answers):
-        raise model.garbage("an answer without the log-probability of its forced token")
-    model.count([usage for _, usage in found])
-    return [step for step, _ in found]
+def cover(paths: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Paths among `paths`, longest first, that pass through every proper prefix (inner node) of every path."""
+    inner = {p[:depth] for p in paths for depth in range(len(p))}
+    chosen = []
+    for path in sorted(set(paths), key=lambda p: (-len(p), p)):
+        along = {path[:depth] for depth in range(len(path))}
+        if along & inner:
+            chosen.append(path)
+            inner -= along
+    return chosen
 
 
-def _force(model: ServerModel, head: str, prefix: tuple[int, ...], token: int, k: int) -> tuple[dict[int, float], Json] | None:
-    """Force `token` after `head` and `prefix`: the log-probabilities of the `k` likeliest tokens there and of `token`,
-    and the usage; None where the server did not (no log-probabilities, or another token: the bias ignored)."""
-    body = {"prompt": [head, *prefix], "max_tokens": 1, "temperature": 0.0, "logprobs": k,
-            "logit_bias": {str(token): 100}, "cache_prompt": True}
+def _total(path: tuple[int, ...], known: dict[tuple[int, ...], dict[int, float]]) -> float | None:
+    """The summed log-probabilities of `path`'s tokens read off `known`; None where one is not there."""
+    total = 0.0
+    for depth, token in enumerate(path):
+        value = known.get(path[:depth], {}).get(token)
+        if value is None:
+            return None
+        total += value
+    return total
+
+
+def _force(model: ServerModel, head: str, path: tuple[int, ...], k: int) -> tuple[list[dict[int, float]], Json] | None:
+    """Force `path` after `head`: at each position the `k` likeliest tokens' log-probabilities and the forced one's,
+    and the usage; None where the server did not (no log-probabilities, or other tokens: a grammar ignored)."""
+    grammar = "root ::= " + " ".join(f"<[{token}]>" for token in path)
+    body = {"prompt": head, "max_tokens": len(path), "temperature": 0.0, "logprobs": k, "grammar": grammar,
+            "cache_prompt": True}
     choice, usage = model.completion(body)
     if choice.get("logprobs") is None:
         return None
     try:
-        (item,) = choice["logprobs"]["content"]
-        if int(item["id"]) != token:
-            return None
-        return {**logprobs.next_token_ids({"content": [item]}), token: float(item["logprob"])}, usage
+        content = choice["logprobs"]["content"]
+        steps = [{**logprobs.next_token_ids({"content": [item]}), int(item["id"]): float(item["logprob"])}
+                 for item in content]
     except (KeyError, TypeError, ValueError, logprobs.UnknownForm):
         return None
+    if [int(item["id"]) for item in content] != list(path):
+        return None
+    return steps, usage
+
+
+def _forced_path(model: ServerModel, head: str, path: tuple[int, ...], k: int) -> tuple[list[dict[int, float]], Json]:
+    """`_force` on a server known to force: an answer without what it asked for is garbage."""
+    found = _force(model, head, path, k)
+    if found is None:
+        raise model.garbage(f"an answer without the log-probabilities of the forced tokens {list(path)}")
+    return found
 
 
 def forced(model: ServerModel, head: str, continuation: str) -> tuple[float, Json] | None:
-    """The log-probability of `continuation` after `head` by teacher forcing, and the requests' usage; None where the
-    server cannot (no `/tokenize`, no token ids in prompts or `logit_bias`, no log-probabilities of generated tokens)."""
+    """The log-probability of `continuation` after `head` by teacher forcing, and the request's usage; None where the
+    server cannot (no `/tokenize`, a grammar ignored, no log-probabilities of generated tokens)."""
     ids = tokens(model, continuation)
-    if ids is None:
+    found = None if ids is None else _force(model, head, tuple(ids), 1)
+    if ids is None or found is None:
         return None
-    answers = model.parallel(lambda depth: _force(model, head, tuple(ids[:depth]), ids[depth], 1), range(len(ids)))
-    if any(answer is None for answer in answers):
-        return None
-    from tot.models.server import merged_usage
-
-    found = [answer for answer in answers if answer is not None]
-    return sum(step[token] for (step, _), token in zip(found, ids)), merged_usage([usage for _, usage in found])
+    steps, usage = found
+    return sum(step[token] for step, token in zip(steps, ids)), usage
 
 
 def tokens(model: ServerModel, text: str) -> list[int] | None:
     """`text`'s token ids (no BOS) from the server's `/tokenize`, cached; None where the server has no such endpoint."""
-    from tot.models.server import ServerRefused
-
     known = model.token_cache.get(text)
     if known is not None:
         return known

@@ -44,14 +44,13 @@ from typing import Any, TypeVar
 from tot.core import Meter
 from tot.errors import InputError, ModelError
 from tot.models import llama_server, logprobs, normalise
+from tot.models.wire import TOP_K, Json, ServerRefused, cached_tokens, token_count
 
 T = TypeVar("T")
-Json = dict[str, Any]
 
 DEFAULT_TIMEOUT = 300.0  # seconds per request
 DEFAULT_CONCURRENCY = 16  # requests in flight per model
 
-TOP_K = 20  # likeliest next tokens asked for (OpenAI's limit; llama.cpp's servers allow more)
 SCORING = ("echo", "prompt_logprobs", "forced")  # the ways of scoring a continuation, in the order tried
 # What tot asks of llama.cpp's llama-server beyond `-m MODEL -c 4096 -t 2` (the README's command line):
 # --swa-full keeps every position of a sliding-window model's cache (Gemma 3), so its prompt cache reuses any
@@ -62,7 +61,7 @@ LLAMA_SERVER_FLAGS = ("--swa-full", "--no-repack", "-fa", "on", "-ub", "63")
 NO_SCORING = (
     "the server at {url} cannot score continuations, which this search needs: it returns no prompt "
     "log-probabilities (completions with echo and logprobs, or vLLM's prompt_logprobs) and cannot be "
-    "teacher-forced (llama-server's /tokenize, token ids in prompts and logit_bias){detail}; use {instead}, or a server that scores "
+    "teacher-forced (llama-server's /tokenize and token grammars){detail}; use {instead}, or a server that scores "
     "(llama.cpp's llama-server, vLLM, llama-cpp-python's server with --logits_all true)"
 )
 
@@ -157,9 +156,9 @@ class ServerModel:
         return choices[0], usage if isinstance(usage, dict) else {}
 
     def count(self, usages: Sequence[Json]) -> None:
-        self.meter.prompt_tokens += sum(_int(u.get("prompt_tokens")) for u in usages)
-        self.meter.prompt_tokens_evaluated += sum(_int(u.get("prompt_tokens")) - _cached(u) for u in usages)
-        self.meter.generated_tokens += sum(_int(u.get("completion_tokens")) for u in usages)
+        self.meter.prompt_tokens += sum(token_count(u.get("prompt_tokens")) for u in usages)
+        self.meter.prompt_tokens_evaluated += sum(token_count(u.get("prompt_tokens")) - cached_tokens(u) for u in usages)
+        self.meter.generated_tokens += sum(token_count(u.get("completion_tokens")) for u in usages)
 
     def _call(self, work: Callable[[], T]) -> T:
         """One Model call: the budget check first, then its wall time and count."""
@@ -403,7 +402,7 @@ class ServerModel:
 
     def _scores(self, head: str, continuations: Sequence[str]) -> list[float]:
         """Each continuation's log-probability after `head`: one request each, concurrently (teacher
-        forcing: one request per inner node of the continuations' tokens, `llama_server.forced_many`).
+        forcing: along a few covering paths, `llama_server.forced_many`).
 
         Until the server's way of scoring is known (`scoring`), the first continuation goes
         alone: its request finds it.
@@ -472,17 +471,6 @@ class ServerModel:
         return NO_SCORING.format(url=self.url, detail=detail, instead=instead)
 
 
-class ServerRefused(ModelError):
-    """The server answered with an HTTP error status."""
-
-    def __init__(self, url: str, status: int, detail: str) -> None:
-        super().__init__(f"the server at {url} refused the request (HTTP {status}): {detail}")
-        self.url, self.status, self.detail = url, status, detail
-
-    def __reduce__(self) -> tuple[Any, ...]:  # so that a worker process's error reaches the parent
-        return (ServerRefused, (self.url, self.status, self.detail))
-
-
 def _scoring_body(mode: str, text: str) -> Json:
     """A request that returns the log-probability of every token of `text` (and generates one throwaway token)."""
     body: Json = {"prompt": text, "max_tokens": 1, "temperature": 0.0}
@@ -507,23 +495,6 @@ def _cut(text: str, stop: Sequence[str]) -> str:
     """`text` up to the first stop string (servers differ in whether they cut it themselves)."""
     cut = min((text.find(s) for s in stop if s in text), default=len(text))
     return text[:cut]
-
-
-def merged_usage(usages: Sequence[Json]) -> Json:
-    """The `usage` of several requests as one (the token counts added up)."""
-    return {"prompt_tokens": sum(_int(u.get("prompt_tokens")) for u in usages),
-            "completion_tokens": sum(_int(u.get("completion_tokens")) for u in usages),
-            "prompt_tokens_details": {"cached_tokens": sum(_cached(u) for u in usages)}}
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _cached(usage: Json) -> int:
-    """The prompt tokens a server says it took from its cache (OpenAI's `prompt_tokens_details.cached_tokens`)."""
-    details = usage.get("prompt_tokens_details")
-    return _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
 
 
 def _reason(reason: object) -> str:
