@@ -19,7 +19,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from tot.api import GENERATORS, PRESETS
 from tot.core import Budget
 from tot.errors import InputError
 from tot.tasks import ALIASES
+from tot.userfiles import parse_toml
 
 EVALUATORS = ("model", "labels", "sample", "uniform", "oracle")
 MODEL_VALUERS = ("labels", "sample")
@@ -328,7 +328,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
         raise InputError(f"cannot read config file {file}: {error.strerror or error}") from None
     data: Any
     if file.suffix.lower() == ".toml":
-        data = _parse_toml(text, file)
+        data = parse_toml(text, file)
     else:
         try:
             data = json.loads(text)
@@ -337,17 +337,6 @@ def load_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"{file}: the top level must be a table/object of settings")
     return _normalise(data, where=str(file))
-
-
-def _parse_toml(text: str, file: Path) -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise InputError(f"{file}: {error}") from None
-    raise InputError("TOML config files need Python 3.11 or later; use a .json file")
 
 
 def _normalise(data: Mapping[str, Any], *, where: str) -> dict[str, Any]:

@@ -28,9 +28,13 @@ from tot.evaluators import (
     UniformValuer,
 )
 from tot.models import Model
+from tot.votes import OnePassVote, SampledVote, VoteEvaluator
+from tot.written import SampledThoughts, is_open_ended
 
-GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task")  # task: the task's own (`task.model_evaluator`)
-VALUERS = ("labels", "sample", "oracle", "uniform", "task")
+# task: the task's own (`task.model_evaluator`); sample: thoughts the model writes (`tot.written`)
+GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task", "sample")
+VALUERS = ("labels", "sample", "oracle", "uniform", "task", "vote", "vote-pass")  # votes: `tot.votes`
+MODEL_VALUERS = ("labels", "sample", "task", "vote", "vote-pass")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,22 @@ PRESETS = {
         (("max_steps", 100),),
         "the paper's crossword DFS (best value first, prune dead boards, backtrack, at most 100 steps) on the "
         "crossword's own evaluator (every dictionary word scored per clue, belief propagation over the crossings)",
+    ),
+    "vote": Preset(
+        "bfs",
+        "sample",
+        "vote",
+        (("breadth", 1), ("backtrack", False)),
+        "the paper's creative-writing ToT: the model writes k = 5 thoughts per step (a plan, then a passage), "
+        "5 sampled votes keep the best one (breadth 1)",
+    ),
+    "value": Preset(
+        "bfs",
+        "sample",
+        "labels",
+        (("breadth", 5),),
+        "ToT-BFS over model-written thoughts (k samples per step), valued by the task's value prompt in one pass "
+        "(label probabilities), beam 5",
     ),
 }
 
@@ -147,13 +167,13 @@ def make_evaluator(
     generator: str = "enumerate",
     valuer: str = "labels",
     value_samples: int = 3,
-) -> ThoughtEvaluator:
-    """Combine a thought generator and a state valuer (see `tot.evaluators`) for `task`."""
+) -> ThoughtEvaluator | VoteEvaluator:
+    """Combine a thought generator and a state valuer (see `tot.evaluators`, `tot.written`, `tot.votes`) for `task`."""
     if generator not in GENERATORS:
         raise InputError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
     if valuer not in VALUERS:
         raise InputError(f"unknown evaluator {valuer!r}; choose from {', '.join(VALUERS)}")
-    needs_model = generator not in ("all", "values") or valuer in ("labels", "sample", "task")
+    needs_model = generator not in ("all", "values") or valuer in MODEL_VALUERS
     if needs_model and model is None:
         raise InputError(f"generator {generator!r} with evaluator {valuer!r} needs a model")
     if "task" in (generator, valuer):
@@ -162,6 +182,8 @@ def make_evaluator(
             raise InputError(f"task {task.name} has no evaluator of its own (generator/evaluator 'task')")
         evaluator: ThoughtEvaluator = own(model, generator=generator, valuer=valuer)
         return evaluator
+    if generator == "sample" or valuer in ("vote", "vote-pass"):
+        return _written(task, model, generator, valuer, value_samples)  # type: ignore[arg-type]
     prompts = getattr(task, "prompts", None)
     if needs_model and prompts is None:
         raise InputError(f"task {task.name} has no prompts, so only --generator all with oracle/uniform values work")
@@ -188,6 +210,29 @@ def make_evaluator(
         evaluator.name = f"values+{val.name}"
         return evaluator
     return ThoughtEvaluator(task, gen, val, meter)
+
+
+def _written(task: Any, model: Model, generator: str, valuer: str, value_samples: int) -> ThoughtEvaluator | VoteEvaluator:
+    """Evaluators with thoughts the model writes (generator `sample`), or valued by votes among states."""
+    gen: Any
+    if generator == "sample":
+        gen = SampledThoughts(task, model)
+    elif generator == "values":
+        raise InputError(f"generator 'values' does not combine with evaluator {valuer!r}")
+    else:
+        gen = make_evaluator(task, model, generator=generator, valuer="uniform").generator
+    if valuer == "vote":
+        return VoteEvaluator(task, gen, SampledVote(task, model), model.meter)
+    if valuer == "vote-pass":
+        return VoteEvaluator(task, gen, OnePassVote(task, model), model.meter)
+    needed = {"labels": "verdict_prompt", "sample": "value_prompt"}.get(valuer)
+    if needed is not None and not callable(getattr(getattr(task, "prompts", None), needed, None)):
+        raise InputError(f"task {task.name} has no value prompt, so it has no {valuer!r} values; try --evaluator vote")
+    evaluator = make_evaluator(task, model, generator="all", valuer=valuer, value_samples=value_samples)
+    assert isinstance(evaluator, ThoughtEvaluator)
+    evaluator.generator = gen
+    evaluator.name = f"{gen.name}+{evaluator.valuer.name}"
+    return evaluator
 
 
 def solve(
@@ -226,7 +271,7 @@ def solve(
     valuer = valuer or chosen.valuer
     run = strategies.get(strategy)
     root = tasks.start(task_obj, puzzle)
-    needs_model = strategies.takes_model(run) or generator != "all" or valuer in ("labels", "sample", "task")
+    needs_model = strategies.takes_model(run) or generator != "all" or valuer in MODEL_VALUERS
     if needs_model and model is None:
         model = load_model(model_path, seed=seed, chat=chat, server=server)
     evaluator = make_evaluator(task_obj, model, generator=generator, valuer=valuer)
@@ -252,6 +297,7 @@ def solve(
         "generator": generator,
         "evaluator": valuer,
         "model": None if model is None else model.name,
+        **({"open_ended": True} if is_open_ended(task_obj) else {}),
     }
     return replace(result, config=config)
 

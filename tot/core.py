@@ -124,6 +124,8 @@ class Meter:
     proposals_malformed: int = 0
     proposals_illegal: int = 0
     proposals_repaired: int = 0
+    votes: int = 0  # votes asked of the model (sampled votes), and those that named no existing choice
+    abstentions: int = 0
     # Set by a running search: raises when its budget is spent, so that an evaluator making
     # several model calls for one node stops at the limit instead of after all of them.
     guard: Callable[[], None] | None = field(default=None, repr=False, compare=False)
@@ -152,6 +154,8 @@ class Usage:
     proposals_malformed: int = 0
     proposals_illegal: int = 0
     proposals_repaired: int = 0
+    votes: int = 0
+    abstentions: int = 0
     nodes_expanded: int = 0
     nodes_generated: int = 0
     seconds: float = 0.0

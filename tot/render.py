@@ -124,6 +124,8 @@ def usage_table(usage: Usage) -> Table:
                 f"{usage.proposals_repaired})",
             )
         )
+    if usage.votes:
+        rows.append(("votes (abstentions)", f"{usage.votes} ({usage.abstentions})"))
     for name, value in rows:
         table.add_row(name, value)
     return table
@@ -131,7 +133,11 @@ def usage_table(usage: Usage) -> Table:
 
 def summary(result: Result, *, show_tree: bool = True) -> RenderableType:
     parts: list[RenderableType] = []
-    if result.solved and result.answer is not None:
+    open_ended = bool(result.config.get("open_ended"))  # answers ranked by the model, not verified
+    if open_ended and result.answer is not None:
+        style = "bold green" if result.answer.verified else "bold"
+        parts.append(Panel(Text(result.answer.text, style=style), title="answer", subtitle=result.answer.detail, expand=False))
+    elif result.solved and result.answer is not None:
         parts.append(Panel(Text(result.answer.text, style="bold green"), title="answer (verified)", expand=False))
     else:
         reason = {
@@ -143,7 +149,7 @@ def summary(result: Result, *, show_tree: bool = True) -> RenderableType:
         path = Text()
         for i, thought in enumerate(result.path, 1):
             path.append(f"{i}. {thought}\n")
-        title = "path of thoughts" if result.solved else "best path so far"
+        title = "path of thoughts" if result.solved or open_ended else "best path so far"
         parts.append(Panel(path, title=title, expand=False))
     for note in result.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
