@@ -30,14 +30,15 @@ from tot.errors import InputError
 from tot.tasks import ALIASES
 from tot.userfiles import parse_toml
 
-EVALUATORS = ("model", "labels", "sample", "uniform", "oracle")
-MODEL_VALUERS = ("labels", "sample")
+EVALUATORS = ("model", "labels", "sample", "vote", "vote-pass", "uniform", "oracle")
+MODEL_VALUERS = ("labels", "sample", "vote", "vote-pass")
 MODEL_FREE_VALUERS = ("uniform", "oracle")
 BUDGET_KINDS = ("calls", "tokens", "seconds", "nodes")
 BASELINES = frozenset({"io", "cot", "cot-sc"})
-DEFAULT_ROWS = {"game24": "900:1000", "crossword": "0:100:5"}
+DEFAULT_ROWS = {"game24": "900:1000", "crossword": "0:100:5", "text": "0:100"}
 AXES = ("preset", "strategy", "evaluator", "generator", *(f"budget-{kind}" for kind in BUDGET_KINDS))
-SETTINGS = ("task", "rows", "puzzle", "out", "model", "seed", "workers", "threads", "server", "chat")
+SETTINGS = ("task", "rows", "puzzle", "out", "model", "seed", "workers", "threads", "server", "chat", "judge-model",
+            "judge-server")
 PLURALS = {"presets": "preset", "strategies": "strategy", "evaluators": "evaluator", "generators": "generator", "puzzles": "puzzle"}
 
 Scalar = Any  # int | float | bool | str | None, as read from flags or a config file
@@ -111,6 +112,8 @@ class BenchSpec:
     threads: int | None = None
     servers: tuple[str, ...] = ()  # OpenAI-compatible servers the workers use instead of a local model
     chat: bool = False  # prompts in the model's chat template
+    judge_model: str | None = None  # open-ended tasks: the judge's GGUF (default: the model's) or server
+    judge_server: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -177,6 +180,10 @@ def task_puzzles(name: str) -> list[str] | None:
 
         count = len(json.loads(files("tot.data").joinpath("mini0505.json").read_text(encoding="utf-8")))
         return [str(index) for index in range(count)]
+    if name == "text":
+        from tot.tasks.text import load_inputs
+
+        return list(load_inputs())
     return None
 
 
@@ -382,6 +389,7 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
     values = load_file(config_file) if config_file is not None else {}
     runs = values.pop("run", [])
     given = {key: value for key, value in flags.items() if value not in (None, [], (), {})}
+    own_runs = not runs and not any(key in given or key in values for key in (*AXES, "options"))
     if "options" in given:
         values["options"] = {**(values.get("options") or {}), **given.pop("options")}
     values.update(given)
@@ -399,6 +407,8 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
     puzzles = select_puzzles(name, None if rows is None else str(rows), [str(p) for p in given_puzzles])
     for puzzle in puzzles:
         task.initial(puzzle.text)  # a malformed puzzle fails before anything runs
+    if own_runs and getattr(task, "bench_runs", None):  # no grid given: the task's own (text: ToT, IO, CoT)
+        runs = [_normalise(run, where=f"task {name}'s bench_runs") for run in task.bench_runs]
     top = _grid(values, Grid())
     grids = [_grid(run, top) for run in runs] or [top]
     configs: dict[str, RunConfig] = {}
@@ -422,6 +432,8 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
         threads=None if threads is None else _positive_int(threads, "threads"),
         servers=servers,
         chat=chat,
+        judge_model=None if values.get("judge-model") is None else str(values["judge-model"]),
+        judge_server=None if values.get("judge-server") is None else str(values["judge-server"]),
         settings={key: value for key, value in values.items() if key in SETTINGS},
     )
 

@@ -1,6 +1,7 @@
 """A task written as prompts alone, in a TOML file: `tot solve my-task.toml "input"`, `tot.solve("my-task.toml", ...)`.
 
     name = "haiku"                 # optional; default: the file's name
+    preset = "vote"                # optional; default: vote with a [vote] prompt, else value
     depth = 2                      # thoughts from the input to the answer (the last one is the answer)
     samples = 5                    # optional: thoughts sampled per step (k)
     max_tokens = 100               # optional: per thought
@@ -60,7 +61,7 @@ from tot.votes import VotePrompt, numbered_choices
 from tot.userfiles import load_python_file, parse_toml
 from tot.written import ThoughtPrompt, normal_text
 
-TOP = {"name", "description", "depth", "samples", "max_tokens", "stop", "temperature", "input", "thought", "answer",
+TOP = {"name", "description", "preset", "depth", "samples", "max_tokens", "stop", "temperature", "input", "thought", "answer",
        "vote", "value", "judge", "checker"}
 TABLES: dict[str, set[str]] = {
     "input": {"pattern", "description", "example"},
@@ -214,7 +215,7 @@ class PromptedTask:
         if "checker" in data:
             self.checker = _checker(data["checker"], self.path, where)
         self.open_ended = self.checker is None
-        self.preset = "vote" if self.vote is not None else "value"
+        self.preset = _string(data.get("preset", "vote" if self.vote is not None else "value"), f"{where}: preset")
         # Judged and voted on only when the file has those prompts (`tot.judge.is_judged`, the vote valuers).
         self.judge_prompt: Callable[[Steps, str], str] | None = self._judge_prompt if self.judge is not None else None
         self.vote_prompt: Callable[[Sequence[Steps]], VotePrompt] | None = self._vote_prompt if self.vote else None
