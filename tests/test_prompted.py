@@ -152,3 +152,18 @@ def test_the_examples_load() -> None:
     assert slogan.preset == "vote" and slogan.open_ended and callable(slogan.judge_prompt)
     with pytest.raises(InputError, match="four whole numbers"):
         make24.initial("4 9 10")
+
+
+class Small(ScriptedModel):
+    """A scripted model that counts its tokens (one per word) and has a context of 40."""
+
+    n_ctx = 40
+
+    def prompt_tokens(self, prompt: str) -> list[int]:
+        return list(range(len(prompt.split())))
+
+
+def test_a_prompt_longer_than_the_context_is_one_line_with_the_token_counts(tmp_path: Path) -> None:
+    task = load_task(write(tmp_path, MINIMAL.replace("Next:", "Next: " + "word " * 50)))
+    with pytest.raises(InputError, match=r"the thought prompt is 5\d tokens; with 100 to generate it does not fit the model's context of 40 tokens"):
+        tot.solve(task, "go", model=Small())

@@ -453,11 +453,13 @@ class CreativeWriting:
             stop=("\n\n\n", "\nChoice 1:", "\nInstruction:"),
         )
 
-    def judge_prompt(self, state: Draft, text: str) -> str:
-        """The judge's prompt for a passage, ending just before its score (see `tot.judge`)."""
-        return JUDGE_PROMPT.format(
-            example_low=fenced(_JUDGE_LOW), example_high=fenced(_JUDGE_HIGH), passage=fenced(text, keep=state.sentences)
-        )
+    def judge_prompt(self, state: Draft, text: str, *, clean: bool = True) -> str:
+        """The judge's prompt for a passage, ending just before its score (see `tot.judge`).
+
+        The passage is data (`tot.quoted`); `clean=False` puts it in as it is, to measure what that prevents.
+        """
+        passage = fenced(text, keep=state.sentences) if clean else f'"""\n{text.strip()}\n"""'
+        return JUDGE_PROMPT.format(example_low=fenced(_JUDGE_LOW), example_high=fenced(_JUDGE_HIGH), passage=passage)
 
     def metrics(self, puzzle: str, final: Any) -> dict[str, float]:
         """For a bench line: whether the output meets the constraint (after any repair), and how much it copied the example."""

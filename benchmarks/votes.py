@@ -1,0 +1,166 @@
+"""The one-pass vote against the paper's sampled vote: speed, and agreement on the winner.
+
+    python -m tot.bench.votes benchmarks/results/text.jsonl --out benchmarks/results/text-votes.jsonl
+
+For each input of a creative-writing results file, the first `--choices` IO passages of that input
+(already written by `tot bench text`: no generation here) are one vote's choices. Each vote is held
+three times from a cold cache: the one-pass vote (`vote-pass`), and the paper's vote (5 sampled
+votes) twice with different seeds. Reported: seconds per vote (ratio sampled / one-pass), how often
+the one-pass winner equals the first sampled winner, and how often the two sampled runs agree with
+each other (the bar the one-pass vote must reach). A winner is the choice with the most votes (or
+probability), ties to the lower number; a sampled vote where every voter abstained has no winner.
+
+One JSON line per input in `--out` (resumable, as `tot bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tot.bench import harness
+from tot.bench.config import Puzzle, parse_rows
+from tot.bench.harness import Job, Record
+from tot.errors import TotError
+from tot.models import Model
+
+SEEDS = (1, 2)  # the two sampled runs
+
+
+@dataclass(frozen=True)
+class VoteConfig:
+    """One input's vote: its choices (passages), and how many sampled votes each sampled run holds."""
+
+    texts: tuple[str, ...]
+    votes: int = 5
+
+    @property
+    def needs_model(self) -> bool:
+        return True
+
+    def as_dict(self) -> dict[str, Any]:
+        import hashlib
+
+        return {"choices": len(self.texts), "votes": self.votes,
+                "texts_sha": hashlib.sha256(json.dumps(self.texts).encode()).hexdigest()[:16]}
+
+
+def winner(values: Sequence[float]) -> int | None:
+    """The best choice (from 0), ties to the lower number; None when nothing was voted."""
+    if not values or max(values) <= 0:
+        return None
+    return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+def run_vote(job: Job, model: Model | None) -> Record:
+    """The three votes of one input, each timed from a cold cache."""
+    from tot.tasks.text import Thought
+    from tot.votes import OnePassVote, SampledVote
+
+    assert model is not None
+    config: VoteConfig = job.config
+    task = harness.task_object(job.task)
+    planned = task.result(task.initial(job.puzzle.text), Thought("(not shown: the vote compares passages)"))
+    states = [task.result(planned, Thought(text)) for text in config.texts]
+    forget = getattr(model, "forget", None)
+    reseed = getattr(model, "reseed", None)
+    out: dict[str, Any] = {}
+    if forget is not None:
+        forget()
+    started = time.perf_counter()
+    one = OnePassVote(task, model).values(states)
+    out["one_pass"] = {"values": [round(v, 4) for v in one], "seconds": round(time.perf_counter() - started, 3)}
+    for run, seed in enumerate(SEEDS, start=1):
+        if reseed is not None:
+            reseed(seed)  # also empties the cache
+        started = time.perf_counter()
+        votes = SampledVote(task, model, votes=config.votes).vote(states)
+        out[f"sampled_{run}"] = {"counts": list(votes.counts), "abstentions": votes.abstentions,
+                                 "seconds": round(time.perf_counter() - started, 3)}
+    return out
+
+
+def jobs(records: Sequence[Record], rows: list[int] | None, choices: int, seed: int, model: harness.ModelSpec) -> list[Job]:
+    """One vote per input of the results: the first `choices` IO passages."""
+    found = []
+    for record in records:
+        if record.get("kind") != "search" or record.get("task") != "text" or record["config"].get("strategy") != "io":
+            continue
+        if rows is not None and record.get("row") not in rows:
+            continue
+        texts = tuple(str(c["answer"]) for c in record.get("candidates") or [])[:choices]
+        if len(texts) < 2:
+            continue
+        config = VoteConfig(texts)
+        key = harness.job_key("vote", "text", record["puzzle"], config.as_dict(), seed, model.identity())
+        found.append(Job(run_vote, "vote", "text", Puzzle(record["puzzle"], record.get("row")), config, seed, key))
+    return found
+
+
+def summary(records: Sequence[Record]) -> dict[str, Any]:
+    """Speed ratio and agreement rates over the vote lines."""
+    lines = [r for r in records if r.get("kind") == "vote"]
+    if not lines:
+        return {"votes": 0}
+    one = [winner(r["one_pass"]["values"]) for r in lines]
+    first = [winner(r["sampled_1"]["counts"]) for r in lines]
+    second = [winner(r["sampled_2"]["counts"]) for r in lines]
+    one_seconds = sum(r["one_pass"]["seconds"] for r in lines)
+    sampled_seconds = [r[f"sampled_{k}"]["seconds"] for r in lines for k in (1, 2)]
+    abstained = sum(r[f"sampled_{k}"]["abstentions"] for r in lines for k in (1, 2))
+    asked = sum(sum(r[f"sampled_{k}"]["counts"]) + r[f"sampled_{k}"]["abstentions"] for r in lines for k in (1, 2))
+    return {
+        "votes": len(lines),
+        "choices": statistics.fmean(r["config"]["choices"] for r in lines),
+        "one_pass_seconds": round(one_seconds / len(lines), 3),
+        "sampled_seconds": round(statistics.fmean(sampled_seconds), 3),
+        "speedup": round(statistics.fmean(sampled_seconds) / (one_seconds / len(lines)), 1) if one_seconds else None,
+        "one_pass_agrees_with_sampled": round(sum(a == b for a, b in zip(one, first)) / len(lines), 3),
+        "one_pass_agrees_with_sampled_2": round(sum(a == b for a, b in zip(one, second)) / len(lines), 3),
+        "sampled_agrees_with_sampled": round(sum(a == b for a, b in zip(first, second)) / len(lines), 3),
+        "sampled_abstentions": f"{abstained} of {asked}",
+        "sampled_without_winner": sum(w is None for w in first + second),
+        "one_pass_winner_counts": _counts(one),
+        "sampled_winner_counts": _counts(first + second),
+    }
+
+
+def _counts(winners: Sequence[int | None]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for w in winners:
+        name = "none" if w is None else str(w + 1)
+        found[name] = found.get(name, 0) + 1
+    return dict(sorted(found.items()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tot.bench.votes", description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", help="a `tot bench text` results file (its IO passages are the choices)")
+    parser.add_argument("--out", default="text-votes.jsonl", help="JSON-lines file, appended; rerun to resume")
+    parser.add_argument("--rows", default=None, help="inputs (rows of the data file), START:STOP")
+    parser.add_argument("--choices", type=int, default=5, help="passages per vote (default 5)")
+    parser.add_argument("--model", default=None, help="GGUF model (default: the default model)")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        records = harness.read_records([args.results])
+        spec = harness.model_spec(args.model, args.threads)
+        rows = parse_rows(args.rows, 100) if args.rows else None
+        done = harness.execute(jobs(records, rows, args.choices, args.seed, spec), args.out, spec, seed=args.seed,
+                               progress=harness.ProgressBar("votes"))
+    except TotError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return error.exit_code
+    print(json.dumps(summary(done.records), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
