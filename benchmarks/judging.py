@@ -91,7 +91,7 @@ def jobs(records: Sequence[Record], judge: ModelSpec, seed: int) -> list[Job]:
 
 
 def run_judge(job: Job, model: Model | None) -> Record:
-    """Score every output of one search line; also whether each meets the task's constraint."""
+    """Score every output of one search line; also the task's metrics of each (text: the constraint, copying)."""
     from tot.judge import Judge
 
     assert model is not None
@@ -100,12 +100,10 @@ def run_judge(job: Job, model: Model | None) -> Record:
     state = task.initial(job.puzzle.text)
     scores = Judge(task, model).scores(state, config.texts) if config.texts else []
     measure = harness.metrics_function(task)
-    constraint = [measure(job.puzzle.text, text).get("constraint") for text in config.texts] if measure else []
     return {
         "scores": [round(s, 4) for s in scores],
         "score": round(statistics.fmean(scores), 4) if scores else None,
-        "constraint": [c for c in constraint if c is not None],
-        "judge_model": getattr(model, "name", "?"),
+        "metrics": [measure(job.puzzle.text, text) for text in config.texts] if measure else [],
     }
 
 
@@ -135,6 +133,7 @@ class JudgedRow:
     se: float | None
     as_written: float  # share of outputs that met the constraint as the model wrote them
     constraint: float | None  # share of outputs that meet it as judged (after any repair)
+    copied: float | None  # mean share of an output's word 6-grams found in the prompt's worked example
     calls: float
     tokens: float
     seconds: float
@@ -160,7 +159,9 @@ def rows(records: Sequence[Record]) -> list[JudgedRow]:
         scores = [float(j["score"]) for _, j in pairs if j.get("score") is not None]
         outputs_seen = sum(len(j.get("scores") or []) for _, j in pairs)
         written = [bool(c.get("verified")) for s, _ in pairs for c in (s.get("candidates") or [])]
-        held = [float(c) for _, j in pairs for c in (j.get("constraint") or [])]
+        measured = [m for _, j in pairs for m in (j.get("metrics") or [])]
+        held = [float(m["constraint"]) for m in measured if "constraint" in m]
+        copied = [float(m["copied"]) for m in measured if "copied" in m]
         found.append(
             JudgedRow(
                 task=task,
@@ -173,6 +174,7 @@ def rows(records: Sequence[Record]) -> list[JudgedRow]:
                 se=statistics.stdev(scores) / math.sqrt(len(scores)) if len(scores) > 1 else None,
                 as_written=sum(written) / len(written) if written else 0.0,
                 constraint=statistics.fmean(held) if held else None,
+                copied=statistics.fmean(copied) if copied else None,
                 calls=statistics.fmean(float(s["usage"]["calls"]) for s, _ in pairs),
                 tokens=statistics.fmean(
                     float(s["usage"]["prompt_tokens_evaluated"] + s["usage"]["generated_tokens"]) for s, _ in pairs
@@ -200,7 +202,7 @@ def paper_figure(task: str, config: dict[str, Any]) -> str:
 def table(found: Sequence[JudgedRow]) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the judged table."""
     header = ["task", "judge", "method", "evaluator", "inputs", "outputs", "mean score ± s.e.", "paper (GPT-4 / 3.5)",
-              "as written", "constraint", "calls / input", "tokens / input", "seconds / input", "judge s / input"]
+              "as written", "constraint", "copied", "calls / input", "tokens / input", "seconds / input", "judge s / input"]
     body = []
     for row in found:
         cells = describe(row.config)
@@ -211,6 +213,7 @@ def table(found: Sequence[JudgedRow]) -> tuple[list[str], list[list[str]]]:
             str(row.outputs) + (f" ({row.missing} inputs without one)" if row.missing else ""),
             score, row.paper or "-", f"{100 * row.as_written:.0f}%",
             "-" if row.constraint is None else f"{100 * row.constraint:.0f}%",
+            "-" if row.copied is None else f"{100 * row.copied:.0f}%",
             f"{row.calls:.1f}", f"{row.tokens:,.0f}", f"{row.seconds:.1f}", f"{row.judge_seconds:.1f}",
         ])
     return header, body
@@ -219,6 +222,7 @@ def table(found: Sequence[JudgedRow]) -> tuple[list[str], list[list[str]]]:
 NOTE = (
     "Scores: the judge's expected coherency score (1-10) from one forward pass, the mean over an input's outputs "
     "(ToT: its one passage; IO and CoT: all 10 samples), then over inputs, ± its standard error. `as written`: "
-    "outputs whose paragraphs ended with their sentences before any repair; `constraint`: after repair, as judged. "
+    "outputs whose paragraphs ended with their sentences before any repair; `constraint`: after repair, as judged; "
+    "`copied`: the mean share of an output's word 6-grams found in the prompt's worked example. "
     f"Paper: {PAPER_SOURCE}: a different judge and far larger models, shown for scale only."
 )

@@ -49,6 +49,7 @@ def test_bench_text_judges_every_output_and_counts_what_is_missing(tmp_path: Pat
     assert rows["io"].outputs == 20 and rows["cot"].outputs == 20  # every sample judged, duplicates too
     assert rows["bfs"].missing == 2 and rows["bfs"].mean is None  # a model that wrote no plan: no passage, and it says so
     assert rows["io"].as_written == 0.0 and rows["io"].constraint == 1.0  # all repaired; the constraint holds after
+    assert rows["io"].copied == 0.0
     p = normalise([-abs(s - 7) * 1.0 for s in range(1, 11)])
     p[0] = max(0.0, p[0] - p[9])  # "1" then "0" is the score 10, not 1
     expected = sum(s * q for s, q in enumerate(p, start=1)) / sum(p)

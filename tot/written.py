@@ -104,13 +104,17 @@ class SampledThoughts:
     def __call__(self, state: Any) -> list[Candidate[Any]]:
         request: ThoughtPrompt = self.task.thought_prompt(state)
         check_fits(self.model, request.text, request.max_tokens, "thought prompt")
-        options = {"max_tokens": request.max_tokens, "temperature": request.temperature, "stop": request.stop}
         if request.propose:
-            completion = self.model.complete(request.text, **options)  # type: ignore[arg-type]
+            completion = self.model.complete(
+                request.text, max_tokens=request.max_tokens, temperature=request.temperature, stop=request.stop
+            )
             texts = [line for line in completion.splitlines() if line.strip()]
             source = "propose"
         else:
-            texts = self.model.sample(request.text, self.samples or request.samples, **options)  # type: ignore[arg-type]
+            n = self.samples or request.samples
+            texts = self.model.sample(
+                request.text, n, max_tokens=request.max_tokens, temperature=request.temperature, stop=request.stop
+            )
             source = self.name
         return self.merge(state, texts, source)
 
