@@ -154,3 +154,13 @@ def test_as_data_keeps_required_sentences_and_ordinary_text() -> None:
     story = "She built a model, then painted it. The team scored twice."
     assert as_data(story) == (story, 0)
     assert as_data("He scored 10 points.", keep=["He scored 10 points."]) == ("He scored 10 points.", 0)
+
+
+def test_a_copy_of_the_prompts_example_is_not_a_thought() -> None:
+    from tot.tasks.text import _EXAMPLE_PASSAGE, _EXAMPLE_PLAN, Thought
+
+    task = CreativeWriting()
+    root = task.initial(" | ".join(SENTENCES))
+    assert task.read_thought(root, _EXAMPLE_PLAN) is None
+    assert task.read_thought(task.result(root, Thought("a plan")), _EXAMPLE_PASSAGE) is None
+    assert task.read_thought(root, "1. A baker.\n2. A dog.") == Thought("1. A baker.\n2. A dog.")

@@ -11,6 +11,7 @@
     [input]                        # optional: what an input must look like
     pattern = '\\d+( \\d+)*'        # a regular expression the whole input must match
     description = "numbers separated by spaces"
+    example = "4 9 10 13"
 
     [thought]                      # how the model writes each thought
     mode = "sample"                # or "propose": one completion lists thoughts, one per line
@@ -209,6 +210,9 @@ class PromptedTask:
         if "input" in data:
             table = data["input"]
             self.input_description = _string(table.get("description", ""), f"{where} [input] description")
+            example = _string(table.get("example", ""), f"{where} [input] example")
+            if example:
+                self.input_description += f"{'; ' if self.input_description else ''}e.g. {example}"
             if "pattern" in table:
                 self.pattern = _regex(table["pattern"], f"{where} [input] pattern")
         self.checker: Callable[[str, str], Answer] | None = None

@@ -28,6 +28,7 @@ from tot.written import ThoughtPrompt, normal_text
 
 SENTENCES = 4
 PLAN, PASSAGE = 0, 1  # the two steps
+COPY_LIMIT = 0.5  # a thought with this share of its word 6-grams from the prompt's worked example is a copy
 
 
 # ---- the input ------------------------------------------------------------------------------
@@ -400,6 +401,9 @@ class CreativeWriting:
         )
 
     def read_thought(self, state: Draft, text: str) -> Thought | None:
+        """A plan, or a passage (repaired if it breaks the constraint); None for nothing, or a copy of the prompt's example."""
+        if copied(text) >= COPY_LIMIT:
+            return None  # the worked example again, not a thought about this input
         if state.plan is None:
             plan = "\n".join(line.rstrip() for line in text.strip().splitlines() if not _MARKER.match(line)).strip()
             return Thought(plan) if plan else None
