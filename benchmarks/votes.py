@@ -8,7 +8,8 @@ three times from a cold cache: the one-pass vote (`vote-pass`), and the paper's 
 votes) twice with different seeds. Reported: seconds per vote (ratio sampled / one-pass), how often
 the one-pass winner equals the first sampled winner, and how often the two sampled runs agree with
 each other (the bar the one-pass vote must reach). A winner is the choice with the most votes (or
-probability), ties to the lower number; a sampled vote where every voter abstained has no winner.
+probability), ties to the lower number; a sampled vote where every voter abstained has no winner, and
+agreement is counted over the votes where both runs compared have one (their number is reported).
 
 One JSON line per input in `--out` (resumable, as `tot bench`).
 """
@@ -121,14 +122,21 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
         "one_pass_seconds": round(one_seconds / len(lines), 3),
         "sampled_seconds": round(statistics.fmean(sampled_seconds), 3),
         "speedup": round(statistics.fmean(sampled_seconds) / (one_seconds / len(lines)), 1) if one_seconds else None,
-        "one_pass_agrees_with_sampled": round(sum(a == b for a, b in zip(one, first)) / len(lines), 3),
-        "one_pass_agrees_with_sampled_2": round(sum(a == b for a, b in zip(one, second)) / len(lines), 3),
-        "sampled_agrees_with_sampled": round(sum(a == b for a, b in zip(first, second)) / len(lines), 3),
+        "one_pass_agrees_with_sampled": _agreement(one, first),
+        "one_pass_agrees_with_sampled_2": _agreement(one, second),
+        "sampled_agrees_with_sampled": _agreement(first, second),
         "sampled_abstentions": f"{abstained} of {asked}",
         "sampled_without_winner": sum(w is None for w in first + second),
         "one_pass_winner_counts": _counts(one),
         "sampled_winner_counts": _counts(first + second),
     }
+
+
+def _agreement(a: Sequence[int | None], b: Sequence[int | None]) -> dict[str, Any]:
+    """How often two runs name the same winner, over the votes where both name one."""
+    both = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    share = round(sum(x == y for x, y in both) / len(both), 3) if both else None
+    return {"share": share, "of": len(both)}
 
 
 def _counts(winners: Sequence[int | None]) -> dict[str, int]:
