@@ -136,7 +136,9 @@ def summary(result: Result, *, show_tree: bool = True) -> RenderableType:
     open_ended = bool(result.config.get("open_ended"))  # answers ranked by the model, not verified
     if open_ended and result.answer is not None:
         style = "bold green" if result.answer.verified else "bold"
-        parts.append(Panel(Text(result.answer.text, style=style), title="answer", subtitle=result.answer.detail, expand=False))
+        parts.append(Panel(Text(result.answer.text, style=style), title="answer", expand=False))
+        if result.answer.detail:
+            parts.append(Text(result.answer.detail, style="green" if result.answer.verified else "yellow"))
     elif result.solved and result.answer is not None:
         parts.append(Panel(Text(result.answer.text, style="bold green"), title="answer (verified)", expand=False))
     else:
