@@ -7,7 +7,9 @@ For each input of a creative-writing results file, the first `--choices` IO pass
 three times from a cold cache: the one-pass vote (`vote-pass`), and the paper's vote (5 sampled
 votes) twice with different seeds. Reported: seconds per vote (ratio sampled / one-pass), how often
 the one-pass winner equals the first sampled winner, and how often the two sampled runs agree with
-each other (the bar the one-pass vote must reach). A winner is the choice with the most votes (or
+each other (the bar the one-pass vote must reach). Also recorded, untimed: the one-pass vote
+contextually calibrated (each choice's probability divided by that of the same vote with empty
+choices), to see how much of the one-pass winner is position bias. A winner is the choice with the most votes (or
 probability), ties to the lower number; a sampled vote where every voter abstained has no winner, and
 agreement is counted over the votes where both runs compared have one (their number is reported).
 
@@ -62,7 +64,7 @@ def winner(values: Sequence[float]) -> int | None:
 def run_vote(job: Job, model: Model | None) -> Record:
     """The three votes of one input, each timed from a cold cache."""
     from tot.tasks.text import Thought
-    from tot.votes import OnePassVote, SampledVote
+    from tot.votes import OnePassVote, SampledVote, number_probabilities
 
     assert model is not None
     config: VoteConfig = job.config
@@ -75,8 +77,14 @@ def run_vote(job: Job, model: Model | None) -> Record:
     if forget is not None:
         forget()
     started = time.perf_counter()
-    one = OnePassVote(task, model).values(states)
+    one_pass = OnePassVote(task, model)
+    one = one_pass.values(states)
     out["one_pass"] = {"values": [round(v, 4) for v in one], "seconds": round(time.perf_counter() - started, 3)}
+    # Not timed: the same vote with empty choices, whose probabilities measure the position bias alone
+    # (contextual calibration: each choice's probability divided by its empty twin's, renormalised).
+    blank = number_probabilities(model, [one_pass.prompt([task.result(planned, Thought("")) for _ in states])], len(states))[0]
+    ratios = [p / max(q, 1e-12) for p, q in zip(one, blank)]
+    out["calibrated"] = {"values": [round(r / sum(ratios), 4) for r in ratios], "blank": [round(q, 4) for q in blank]}
     for run, seed in enumerate(SEEDS, start=1):
         if reseed is not None:
             reseed(seed)  # also empties the cache
@@ -110,6 +118,7 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
     if not lines:
         return {"votes": 0}
     one = [winner(r["one_pass"]["values"]) for r in lines]
+    calibrated = [winner(r["calibrated"]["values"]) for r in lines if "calibrated" in r]
     first = [winner(r["sampled_1"]["counts"]) for r in lines]
     second = [winner(r["sampled_2"]["counts"]) for r in lines]
     one_seconds = sum(r["one_pass"]["seconds"] for r in lines)
@@ -125,6 +134,8 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
         "one_pass_agrees_with_sampled": _agreement(one, first),
         "one_pass_agrees_with_sampled_2": _agreement(one, second),
         "sampled_agrees_with_sampled": _agreement(first, second),
+        "calibrated_agrees_with_sampled": _agreement(calibrated, first) if len(calibrated) == len(lines) else None,
+        "calibrated_winner_counts": _counts(calibrated),
         "sampled_abstentions": f"{abstained} of {asked}",
         "sampled_without_winner": sum(w is None for w in first + second),
         "one_pass_winner_counts": _counts(one),
