@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from tot.bench.config import BenchSpec, Puzzle, RunConfig
 from tot.errors import InputError, TotError
+from tot.export import json_is
 from tot.models import Model
 
 Record = dict[str, Any]
@@ -171,7 +172,10 @@ class ResultsFile:
         """Read the finished lines; cut off a half-written (or unreadable) last line."""
         with open(self.path, "rb") as handle:
             data = handle.read()
-        records, keep = parse_lines(data, self.path)
+        try:
+            records, keep = parse_lines(data, self.path)
+        except InputError as error:
+            raise InputError(f"{error.message}; remove it or write to another --out") from None
         for record in records:
             self.done.setdefault(str(record["key"]), record)
         if keep < len(data):
@@ -203,11 +207,52 @@ def parse_lines(data: bytes, path: str | os.PathLike[str]) -> tuple[list[Record]
             if number == len(lines):  # the last write was torn: its job is redone
                 keep -= len(line) + 1
                 break
-            raise InputError(f"{path}: line {number} is not valid JSON; remove it or write to another --out") from None
-        if not isinstance(record, dict) or "key" not in record or "kind" not in record:
-            raise InputError(f"{path}: line {number} is not a tot benchmark line; use another --out")
+            raise InputError(f"{path}: line {number} is not valid JSON") from None
+        if not well_formed(record):
+            raise InputError(f"{path}: line {number} is not a tot benchmark line")
         records.append(record)
     return records, keep
+
+
+REPORTED = ("search", "values")  # the kinds of line `tot report` reads (tot bench's and tot auc's)
+_NUMBER = (int, float)
+_FIELDS: dict[str, dict[str, Any]] = {
+    "search": {"task": str, "puzzle": str, "config": dict, "solved": bool, "solved_any": bool, "usage": dict, "seconds": _NUMBER},
+    "values": {"task": str, "puzzle": str, "config": dict, "states": list, "seconds": _NUMBER},
+}
+_USAGE = ("calls", "prompt_tokens_evaluated", "generated_tokens", "nodes_expanded")
+
+
+def well_formed(record: Any) -> bool:
+    """Whether `record` is a line as tot writes it: a key and a kind, and for the kinds `tot report` reads, every
+    field it reads, of the type it reads (a line of another kind is kept, and not reported)."""
+    if not (isinstance(record, dict) and isinstance(record.get("key"), str) and isinstance(record.get("kind"), str)):
+        return False
+    fields = _FIELDS.get(record["kind"])
+    if fields is None:
+        return True
+    if not all(json_is(record.get(name), kind) for name, kind in fields.items()):
+        return False
+    model, machine, metrics = record.get("model"), record.get("machine", {}), record.get("metrics")
+    config = record["config"]
+    return (
+        (model is None or isinstance(model, dict) and all(isinstance(model.get(k), str) for k in ("file", "sha256")))
+        and isinstance(machine, dict) and (not machine or isinstance(machine.get("cpu"), str)
+                                           and json_is(machine.get("cpu_threads"), int)
+                                           and (machine.get("threads") is None or json_is(machine["threads"], int)))
+        and (metrics is None or isinstance(metrics, dict) and all(json_is(v, _NUMBER) for v in metrics.values()))
+        and all(isinstance(config.get(k) or {}, dict) for k in ("options", "budget"))
+        and isinstance(config.get("strategy", ""), str)
+        and all(isinstance(config.get(k) or "", str) for k in ("preset", "evaluator", "generator", "valuer"))
+        and ("seed" not in record or json_is(record["seed"], int))
+        and (
+            all(json_is(record["usage"].get(name), _NUMBER) for name in _USAGE)
+            if record["kind"] == "search"
+            else isinstance(config.get("valuer"), str) and all(
+                isinstance(s, dict) and json_is(s.get("value"), _NUMBER) and isinstance(s.get("solvable"), bool)
+                and json_is(s.get("depth"), int) for s in record["states"])
+        )
+    )
 
 
 def read_records(paths: Sequence[str | os.PathLike[str]]) -> list[Record]:
@@ -460,6 +505,11 @@ def execute(
             raise Interrupted(
                 f"interrupted: {summary.skipped + summary.written} of {len(jobs)} lines are in {out};"
                 " run the same command again to resume"
+            ) from None
+        except TotError as error:  # a server that died, a model that failed: what is finished stays
+            raise TotError(
+                f"{error.message}; {summary.skipped + summary.written} of {len(jobs)} lines are in {out}:"
+                " run the same command again to resume", exit_code=error.exit_code,
             ) from None
         finally:
             progress.stop()

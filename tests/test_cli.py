@@ -53,4 +53,4 @@ def test_model_free_search_solves_with_oracle() -> None:
 def test_unsolvable_puzzle_exits_1() -> None:
     result = runner.invoke(app, ["solve", "game24", "1", "1", "1", "1", "--generator", "all", "--evaluator", "uniform"])
     assert result.exit_code == 1
-    assert "no solution found within budget" in result.output
+    assert "no solution: the search tried every possible step" in result.output

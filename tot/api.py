@@ -2,7 +2,7 @@
 
     import tot
     result = tot.solve("game24", "4 9 10 13")
-    print(result.answer.text, result.usage.calls)
+    print(result.answer.text if result.solved else f"no solution ({result.stop_reason})", result.usage.calls)
     graph = result.tree.to_networkx()
 """
 
@@ -186,7 +186,8 @@ def make_evaluator(
         return _written(task, model, generator, valuer, value_samples)  # type: ignore[arg-type]
     prompts = getattr(task, "prompts", None)
     if needs_model and prompts is None:
-        raise InputError(f"task {task.name} has no prompts, so only --generator all with oracle/uniform values work")
+        free = "oracle or uniform" if hasattr(task, "solvable") else "uniform (it has no exact solver for oracle)"
+        raise InputError(f"task {task.name} has no prompts, so it runs only with --generator all and --evaluator {free}")
     gen: Any
     if generator == "enumerate":
         gen = EnumerateGenerator(task, prompts, model)  # type: ignore[arg-type]
@@ -249,18 +250,22 @@ def solve(
     server: str | None = None,
     chat: bool = False,
     seed: int = 0,
+    evaluator: str | None = None,
     **options: Any,
 ) -> Result:
     """Search for a solution of `puzzle`; returns a Result with the answer, the tree and the usage.
 
     `preset` picks defaults (`fast`, `paper`, `crossword`; default: the task's own `preset`, else
-    `fast`); `strategy`, `generator`, `valuer` and
+    `fast`); `strategy`, `generator`, `valuer` (or `evaluator`, its name in the CLI) and
     strategy `options` (e.g. `breadth=5`) override them. The default model is loaded
     on first use unless `model` is given or no model is needed; `server` uses the model
     of an OpenAI-compatible server instead and `chat` the model's chat template (see `load_model`).
     """
     from tot import strategies
 
+    if evaluator is not None and valuer is not None and evaluator != valuer:
+        raise InputError(f"evaluator={evaluator!r} and valuer={valuer!r} name the same setting; give one")
+    valuer = valuer or evaluator
     task_obj = _task(task)
     preset = preset or getattr(task_obj, "preset", "fast")
     if preset not in PRESETS:
@@ -274,14 +279,14 @@ def solve(
     needs_model = strategies.takes_model(run) or generator != "all" or valuer in MODEL_VALUERS
     if needs_model and model is None:
         model = load_model(model_path, seed=seed, chat=chat, server=server)
-    evaluator = make_evaluator(task_obj, model, generator=generator, valuer=valuer)
+    judge = make_evaluator(task_obj, model, generator=generator, valuer=valuer)
     merged = dict(chosen.options) if strategy == chosen.strategy else {}
     merged.update(options)
     strategies.check_options(strategy, merged)
     if strategies.takes_model(run):
         merged["model"] = model
     try:
-        result = run(task_obj, evaluator, root, budget=budget, seed=seed, **merged)
+        result = run(task_obj, judge, root, budget=budget, seed=seed, **merged)
     except Exception as error:
         if isinstance(error, TotError) or not tasks.raised_by_user_task(task_obj, error):
             raise

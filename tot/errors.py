@@ -25,3 +25,8 @@ class ModelError(TotError):
     """Missing, corrupt or unusable model file (exit code 2)."""
 
     exit_code = 2
+
+
+def clip(text: str, limit: int = 40) -> str:
+    """`text` for a message: a user's input echoed whole could fill a screen, so a longer one is cut, visibly."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -131,32 +132,85 @@ def usage_table(usage: Usage) -> Table:
     return table
 
 
-def summary(result: Result, *, show_tree: bool = True) -> RenderableType:
+def outcome(result: Result) -> Text:
+    """One line on how the search ended: the answer, or why there is none (a complete search proves it)."""
+    if result.solved and result.answer is not None:
+        return Text(result.answer.text, style="bold green")
+    if result.stop_reason == "interrupted":
+        return Text("interrupted: no solution found yet", style="bold yellow")
+    if result.stop_reason != "exhausted":
+        return Text(f"no solution found within budget: the {result.stop_reason} budget ran out", style="bold red")
+    if not any(node.goal for node in result.tree) and result.tree.complete():
+        return Text("no solution: the search tried every possible step, so none exists", style="bold red")
+    return Text(f"no solution found: {result.strategy} ended without trying every step", style="bold red")
+
+
+def tree_summary(result: Result, *, branches: int = 3) -> RenderableType:
+    """The tree in a few lines: how many nodes were expanded, pruned, dead and transposed, and the best branches
+    from the start (the chosen path's first, then by visits and value), each with what lies below it."""
+    tree = result.tree
+    nodes = list(tree)
+    counts = Counter(node.status for node in nodes)
+    transpositions = len(tree.edges) - (len(nodes) - 1)
+    goals = sum(node.goal for node in nodes)
+    depth = max(node.depth for node in nodes)
+    head = Text("tree  ", style="bold")
+    head.append(f"{len(nodes)} nodes to depth {depth}: {len(tree.expansion_order)} expanded, {counts['pruned']} pruned, "
+                f"{counts['dead']} dead, {transpositions} transpositions, {goals} goal{'s' if goals != 1 else ''}")
+    below: Counter[int] = Counter()  # nodes under each of the start's children (along first parents)
+    expanded_below: Counter[int] = Counter()
+    for node in nodes:
+        top = node.path()[1:2]
+        if top:
+            below[top[0].id] += 1
+            expanded_below[top[0].id] += int(node.expanded_at is not None)
+    on_path = {id(n) for n in _solution_nodes(result) or _best_nodes(result)}
+    first = [child for child in tree.root.children if child.parent is tree.root]
+    first.sort(key=lambda c: (id(c) not in on_path, -c.visits, -(c.value if c.value is not None else -1.0), c.id))
+    table = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
+    for child in first[:branches]:
+        mark = Text(" ✓" if result.solved and id(child) in on_path else "  ", style="bold green")
+        size, opened = below[child.id] - 1, expanded_below[child.id] - int(child.expanded_at is not None)
+        table.add_row(mark, node_label(child, id(child) in on_path), Text(f"{size} below, {opened} expanded" if size else "", style="dim"))
+    parts: list[RenderableType] = [head]
+    if first:
+        which = "the one branch" if len(first) == 1 else f"best {min(branches, len(first))} of {len(first)} branches"
+        parts.append(Text(f"{which} from the start:", style="dim"))
+        parts.append(table)
+    parts.append(Text("--tree draws the whole tree; --html FILE makes a page to explore it in a browser", style="dim"))
+    return Group(*parts)
+
+
+def _best_nodes(result: Result) -> list[Node]:
+    """The nodes of the reported path (an unsolved search's best path so far), following first parents."""
+    nodes, node = [result.tree.root], result.tree.root
+    for thought in result.path:
+        node = next((c for c in node.children if c.parent is node and c.thought == thought), None)
+        if node is None:
+            break
+        nodes.append(node)
+    return nodes
+
+
+def summary(result: Result, *, tree: bool = False) -> RenderableType:
+    """What `tot solve` prints: the answer (or why there is none), the path of thoughts, the tree (in a few lines,
+    or whole with `tree`), notes, usage and config."""
+    solved = result.solved and result.answer is not None
+    written = bool(result.config.get("open_ended")) and result.answer is not None  # ranked by the model, not verified
     parts: list[RenderableType] = []
-    open_ended = bool(result.config.get("open_ended"))  # answers ranked by the model, not verified
-    if open_ended and result.answer is not None:
+    if written and result.answer is not None:
         style = "bold green" if result.answer.verified else "bold"
         parts.append(Panel(Text(result.answer.text, style=style), title="answer", expand=False))
         if result.answer.detail:
             parts.append(Text(result.answer.detail, style="green" if result.answer.verified else "yellow"))
-    elif result.solved and result.answer is not None:
-        parts.append(Panel(Text(result.answer.text, style="bold green"), title="answer (verified)", expand=False))
     else:
-        reason = {
-            "exhausted": "the strategy ran to its end",
-            "interrupted": "interrupted",
-        }.get(result.stop_reason, f"the {result.stop_reason} budget ran out")
-        parts.append(Panel(Text(f"no solution found within budget: {reason}", style="bold red"), expand=False))
+        parts.append(Panel(outcome(result), title="answer (verified)" if solved else None, expand=False))
     if result.path:
-        path = Text()
-        for i, thought in enumerate(result.path, 1):
-            path.append(f"{i}. {thought}\n")
-        title = "path of thoughts" if result.solved or open_ended else "best path so far"
-        parts.append(Panel(path, title=title, expand=False))
+        path = Text("\n".join(f"{i}. {thought}" for i, thought in enumerate(result.path, 1)))
+        parts.append(Panel(path, title="path of thoughts" if result.solved or written else "best path so far", expand=False))
     for note in result.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
-    if show_tree:
-        parts.append(tree_view(result))
+    parts.append(tree_view(result) if tree else tree_summary(result))
     parts.append(usage_table(result.usage))
     config = ", ".join(f"{k}={v}" for k, v in result.config.items() if k not in ("puzzle",))
     parts.append(Text(config, style="dim"))

@@ -132,16 +132,30 @@ class SearchTree:
             if node.status in ("frontier", "kept"):
                 node.status = "expanded"
 
-    def to_networkx(self) -> networkx.DiGraph:
-        """The tree as a networkx DiGraph: node ids with their attributes, edges with thoughts."""
-        import networkx
-
-        graph = networkx.DiGraph()
+    def complete(self, *, limit: int = 100_000) -> bool:
+        """Whether the search saw every state reachable from the start: every non-terminal node was expanded
+        and has a child for each of the task's legal actions. With no goal in it, such a tree proves that the
+        puzzle has no solution. False (not proved) beyond `limit` legal actions in all."""
+        task, checked = self.task, 0
         for node in self.nodes.values():
-            graph.add_node(node.id, **_node_dict(node))
-        for parent, child, thought in self.edges:
-            graph.add_edge(parent, child, thought=thought)
-        return graph
+            if node.expanded_at is None and not task.is_terminal(node.state):
+                return False
+        for node in self.nodes.values():
+            if node.expanded_at is None or task.is_terminal(node.state):
+                continue
+            actions = task.actions(node.state)
+            checked += len(actions)
+            if checked > limit:
+                return False
+            children = {child.key for child in node.children}
+            if any(task.key(task.result(node.state, action)) not in children for action in actions):
+                return False
+        return True
+
+    def to_networkx(self) -> networkx.DiGraph:
+        """The tree as a networkx DiGraph: node ids with their attributes (None where unset), edges with their
+        thought and whether they reach a node first reached from another parent (`transposition`)."""
+        return graph(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -166,3 +180,17 @@ def _node_dict(node: Node) -> dict[str, Any]:
         "goal": node.goal,
         "expanded_at": node.expanded_at,
     }
+
+
+def graph(tree: dict[str, Any], *, exportable: bool = False) -> networkx.DiGraph:
+    """A DiGraph from `SearchTree.as_dict()` (or a saved result's "tree"). `exportable` leaves out unset (None)
+    attributes, so that GraphML and GEXF writers, which take only str, int, float and bool, accept every one."""
+    import networkx
+
+    result = networkx.DiGraph()
+    for node in tree["nodes"]:
+        result.add_node(node["id"], **{k: v for k, v in node.items() if not (exportable and v is None)})
+    for edge in tree["edges"]:  # an edge to a node first reached from another parent: a transposition
+        transposition = result.nodes[edge["child"]].get("parent") != edge["parent"]
+        result.add_edge(edge["parent"], edge["child"], thought=edge["thought"], transposition=transposition)
+    return result

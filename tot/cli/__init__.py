@@ -9,6 +9,7 @@ import sys
 from tot.cli import solve  # noqa: F401  (solve, check)
 from tot.cli import doctor  # noqa: F401
 from tot.cli import bench  # noqa: F401  (bench, auc, report)
+from tot.cli import view  # noqa: F401
 from tot.cli.common import EXIT_INTERRUPTED, app, errors
 
 __all__ = ["app", "main"]

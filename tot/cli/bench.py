@@ -148,6 +148,9 @@ def report(
 
     try:
         records = harness.read_records(files)
+        if not any(record["kind"] in harness.REPORTED for record in records):
+            raise TotError(f"no benchmark lines in {', '.join(files)} (tot report reads the lines of tot bench and tot auc)",
+                           exit_code=EXIT_USAGE)
         xs = [part.strip() for part in x.split(",") if part.strip()]
         for name in xs:
             if name not in bench_report.COMPUTE:

@@ -8,25 +8,29 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from tot import api, render, strategies, tasks
+from tot import api, export, render, strategies, tasks
 from tot.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_SOLVED,
     EXIT_UNSOLVED,
     ChatOpt,
     GpuOpt,
+    GraphOpt,
+    HtmlOpt,
     ModelOpt,
     SeedOpt,
     ThreadsOpt,
     _nothing,
     _puzzle,
     app,
+    check_outputs,
     console,
     errors,
     fail,
+    write_outputs,
 )
 from tot.core import Budget
-from tot.errors import TotError
+from tot.errors import InputError, TotError, clip
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
@@ -82,14 +86,20 @@ def solve(
         Optional[str], typer.Option(help="URL of an OpenAI-compatible server (vLLM, llama.cpp) to use instead of a local model.")
     ] = None,
     chat: ChatOpt = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result (with the whole tree) instead.")] = False,
-    show_tree: Annotated[bool, typer.Option("--tree/--no-tree", help="Draw the search tree.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result (with the whole tree) instead; "
+                                          "`tot view FILE` makes a page of it later.")] = False,
+    show_tree: Annotated[bool, typer.Option("--tree/--no-tree", help="Draw the whole search tree (default: a summary).")] = False,
+    html: HtmlOpt = None,
+    graph: GraphOpt = None,
 ) -> None:
-    """Search for a solution and print the verified answer, the path, the tree and the usage.
+    """Search for a solution and print the verified answer, the path, a summary of the tree and the usage.
 
-    Exit codes: 0 solved, 1 no solution within budget, 2 bad input, 130 interrupted.
+    Exit codes: 0 solved, 1 no solution found (or none exists), 2 bad input, 130 interrupted.
     """
     try:
+        check_outputs(html, graph)  # before the search: a typo in a file name costs nothing
+        if threads is not None and threads < 1:  # refused even when this search needs no model
+            raise InputError(f"threads must be positive, got {threads}")
         budget = Budget(max_calls=max_calls, max_tokens=max_tokens, max_seconds=max_seconds, max_nodes=max_nodes)
         options: dict[str, Any] = {}
         if breadth is not None:
@@ -134,13 +144,14 @@ def solve(
         errors.print("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED)
     if as_json:
-        report = getattr(task_obj, "report", None)  # a task's own account of its result (crossword: grid, metrics)
-        print(json.dumps({**result.as_dict(), **(report(text, result) if report is not None else {})}))
+        print(json.dumps(export.result_data(result, task_obj, text)))
     else:
-        console.print(render.summary(result, show_tree=show_tree))
+        console.print(render.summary(result, tree=show_tree))
         view = render.final_view(task_obj, text, result)
         if view is not None:
             console.print(view)
+    if html or graph:
+        write_outputs(export.result_data(result, task_obj, text), html, graph)
     if result.stop_reason == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
     written = result.config.get("open_ended") and result.answer is not None  # an open-ended task's answer
@@ -150,19 +161,28 @@ def solve(
 @app.command(context_settings={"ignore_unknown_options": True})  # an answer may start with '-'
 def check(
     task: Annotated[str, typer.Argument(help="Task name, e.g. game24.")],
-    puzzle: Annotated[str, typer.Argument(help='The puzzle, quoted: "4 9 10 13".')],
-    answer: Annotated[str, typer.Argument(help='Your answer, quoted: "(13-9)*(10-4)".')],
+    words: Annotated[
+        list[str], typer.Argument(metavar="PUZZLE... ANSWER", help='The puzzle (quoted or not), then your answer, quoted: '
+                                  '4 9 10 13 "(13-9)*(10-4)". A trailing "= 24" is fine.')
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object instead.")] = False,
 ) -> None:
-    """Verify an answer exactly with the task's own rules (exit 0 if correct, 1 if not)."""
+    """Verify an answer exactly with the task's own rules (exit 0 if correct, 1 if not).
+
+    Example: tot check game24 4 9 10 13 "(13 - 9) * (10 - 4) = 24"
+    """
     try:
-        verdict = api.check(task, puzzle, answer)
+        if len(words) < 2:
+            raise InputError('give the puzzle and then the answer, e.g. tot check game24 4 9 10 13 "(13-9)*(10-4)"')
+        verdict = api.check(task, " ".join(words[:-1]), words[-1])
     except TotError as error:
         fail(error)
     if as_json:
         print(json.dumps({"answer": verdict.text, "correct": verdict.verified, "detail": verdict.detail}))
-    elif verdict.verified:
-        console.print(f"[bold green]correct[/]: {escape(verdict.text)} {escape(verdict.detail)}", highlight=False)
+        raise typer.Exit(EXIT_SOLVED if verdict.verified else EXIT_UNSOLVED)
+    shown = f"{escape(clip(verdict.text))} {escape(clip(verdict.detail, 200))}"  # never the whole of a huge input
+    if verdict.verified:
+        console.print(f"[bold green]correct[/]: {shown}", highlight=False)
     else:
-        console.print(f"[bold red]wrong[/]: {escape(verdict.text)} {escape(verdict.detail)}", highlight=False)
+        console.print(f"[bold red]wrong[/]: {shown}", highlight=False)
     raise typer.Exit(EXIT_SOLVED if verdict.verified else EXIT_UNSOLVED)

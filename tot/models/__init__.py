@@ -126,6 +126,10 @@ def resolve_model_path(path: str | os.PathLike[str] | None) -> Path:
     if path is None:
         return default_model_path()
     model_path = Path(path).expanduser()
+    if model_path.is_dir():
+        found = sorted(p.name for p in model_path.glob("*.gguf"))
+        hint = f"; it holds {', '.join(found[:3])}{' …' if len(found) > 3 else ''}" if found else "; it holds no .gguf file"
+        raise ModelError(f"--model needs a GGUF file, and {model_path} is a folder{hint}")
     if not model_path.is_file():
         raise ModelError(f"model file not found: {model_path}")
     try:

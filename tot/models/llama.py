@@ -137,7 +137,7 @@ class LlamaModel:
         self.padding_rows = 0
         self._calls = 0  # sampling calls since the last reseed: part of each sample's seed
         self._clock = 0  # calls ever made, for least-recently-used eviction of resident prefixes
-        self.threads = n_threads or max(1, os.cpu_count() or 1)
+        self.threads = n_threads if n_threads is not None else max(1, os.cpu_count() or 1)  # 0 is refused, not 'all'
         if self.threads <= 0:
             raise InputError(f"threads must be positive, got {self.threads}")
         self.model = self._load_model(n_gpu_layers)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -126,7 +127,7 @@ class ServerModel:
         return ModelError(f"the server at {self.url} did not answer within {self.timeout:g} s")
 
     def garbage(self, what: object) -> ModelError:
-        text = " ".join(str(what).split())
+        text = html_page(str(what)) or " ".join(str(what).split())
         return ModelError(
             f"the server at {self.url} did not answer like an OpenAI-compatible server: {text[:120]!r}"
         )
@@ -425,8 +426,17 @@ def _error_text(error: urllib.error.HTTPError) -> str:
             detail = detail.get("message", detail)
         text = str(detail)
     except json.JSONDecodeError:
-        text = raw or str(error.reason)
+        text = html_page(raw) or raw or str(error.reason)
     return " ".join(text.split())[:200]
+
+
+def html_page(text: str) -> str:
+    """A few words for an HTML page (a proxy's or a web server's error page) in place of its markup, or ""."""
+    if not re.match(r"\s*<(!doctype\s+html|html|head|body)\b", text, re.IGNORECASE):
+        return ""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    words = " ".join(title.group(1).split())[:80] if title else ""
+    return f"an HTML page ({words})" if words else "an HTML page"
 
 
 def connect(

@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from tot.core import Answer
-from tot.errors import InputError, TotError
+from tot.errors import InputError, TotError, clip
 from tot.userfiles import load_python_file
 
 BUILTIN = {
@@ -107,7 +107,7 @@ def start(task: Any, puzzle: str) -> Any:
     except TotError:
         raise
     except Exception as error:
-        raise InputError(f"task {task.name}: initial({puzzle!r}) failed: {type(error).__name__}: {error}") from error
+        raise InputError(f"task {task.name}: initial({clip(puzzle)!r}) failed: {type(error).__name__}: {clip(str(error), 200)}") from error
     try:
         empty = task.answer(state, [])  # the start as an answer; a task may refuse it, but may not return a non-Answer
     except Exception:

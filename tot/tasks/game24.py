@@ -11,7 +11,7 @@ from itertools import combinations
 
 from tot import arith
 from tot.core import Answer
-from tot.errors import InputError
+from tot.errors import InputError, clip
 
 TARGET = Fraction(24)
 MAX_INPUT = 1000
@@ -64,13 +64,14 @@ class Game24:
     def initial(self, puzzle: str) -> State:
         parts = puzzle.replace(",", " ").split()
         if len(parts) != 4:
-            raise InputError(f"Game of 24 takes exactly 4 numbers, got {len(parts)}: {puzzle!r}")
+            raise InputError(f"Game of 24 takes exactly 4 numbers, got {len(parts)}: {clip(puzzle)!r}")
         numbers = []
         for part in parts:
             if not (part.isascii() and part.isdigit()):  # int() refuses some digits isdigit() accepts: '²', '①'
-                raise InputError(f"{part!r} is not a whole number from 0 to {MAX_INPUT}")
+                raise InputError(f"{clip(part)!r} is not a whole number from 0 to {MAX_INPUT}")
             if len(part.lstrip("0")) > len(str(MAX_INPUT)) or int(part) > MAX_INPUT:
-                raise InputError(f"{part[:20]} is larger than {MAX_INPUT}")
+                shown = part if len(part) <= 20 else f"{part[:20]}… ({len(part)} digits)"
+                raise InputError(f"{shown} is larger than {MAX_INPUT}")
             numbers.append(Fraction(int(part)))
         return tuple(sorted(numbers))
 
@@ -110,8 +111,8 @@ class Game24:
         return verify_expression(start, expression_for(start, actions))
 
     def check(self, state: State, expression: str) -> Answer:
-        """Verify a user-supplied expression for the puzzle `state`."""
-        return verify_expression(state, expression)
+        """Verify a user-supplied expression for the puzzle `state`; a trailing `= 24` (the paper's format) is allowed."""
+        return verify_expression(state, _CLAIM.sub("", expression))
 
     def solvable(self, state: State) -> bool:
         """Exact: can `state` still reach 24? (The oracle's judgement.)"""
@@ -137,6 +138,9 @@ def expression_for(start: Sequence[Fraction], steps: Sequence[Step]) -> str:
         terms.append((step.value, f"({a_text} {step.op} {b_text})"))
     text = " ".join(t for _, t in terms)
     return text[1:-1] if len(terms) == 1 and text.startswith("(") and text.endswith(")") else text
+
+
+_CLAIM = re.compile(r"\s*=\s*24\s*$")  # `(13 - 9) * (10 - 4) = 24`: the answer states what it equals
 
 
 def verify_expression(start: Sequence[Fraction], expression: str) -> Answer:
