@@ -27,10 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tot.bench import harness
-from tot.bench.config import Puzzle, parse_rows
+from tot.bench import harness, judging
+from tot.bench.config import Puzzle
 from tot.bench.harness import Job, Record
-from tot.errors import TotError
 from tot.models import Model
 
 INJECTIONS = (
@@ -59,7 +58,7 @@ class CheckConfig:
 
 def variants(passage: str, sentences: Sequence[str], other: Sequence[str]) -> dict[str, str]:
     """The probes of one passage (see the module's docstring), by name."""
-    from tot.tasks.text import paragraphs
+    from tot.tasks.passages import paragraphs
 
     parts = paragraphs(passage)
     found: dict[str, str] = {"original": "\n\n".join(parts)}
@@ -153,25 +152,10 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tot.bench.judge_checks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", help="a `tot bench text` results file")
-    parser.add_argument("--out", default="text-judge-checks.jsonl", help="JSON-lines file, appended; rerun to resume")
-    parser.add_argument("--rows", default=None, help="inputs (rows of the data file), START:STOP")
-    parser.add_argument("--model", default=None, help="the judge's GGUF model (default: the default model)")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        records = harness.read_records([args.results])
-        spec = harness.model_spec(args.model, args.threads)
-        rows = parse_rows(args.rows, 100) if args.rows else None
-        done = harness.execute(jobs(records, rows, args.seed, spec), args.out, spec, seed=args.seed,
-                               progress=harness.ProgressBar("judge checks"))
-    except TotError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return error.exit_code
-    print(json.dumps(summary(done.records), indent=1))
-    return 0
+    return judging.probe_main(
+        argv, "python -m tot.bench.judge_checks", __doc__ or "", "text-judge-checks.jsonl",
+        lambda records, rows, args, spec: jobs(records, rows, args.seed, spec), summary,
+    )
 
 
 if __name__ == "__main__":

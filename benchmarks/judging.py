@@ -13,17 +13,20 @@ that met the task's constraint as written and after repair, and the cost per inp
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
 import statistics
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tot.bench import harness
-from tot.bench.config import BenchSpec, Puzzle, describe
+from tot.bench.config import BenchSpec, Puzzle, describe, parse_rows
 from tot.bench.harness import Job, ModelSpec, Progress, Record, Summary
+from tot.errors import TotError
 from tot.models import Model
 
 METHOD = "expected score 1-10, one forward pass"
@@ -217,6 +220,39 @@ def table(found: Sequence[JudgedRow]) -> tuple[list[str], list[list[str]]]:
             f"{row.calls:.1f}", f"{row.tokens:,.0f}", f"{row.seconds:.1f}", f"{row.judge_seconds:.1f}",
         ])
     return header, body
+
+
+def probe_main(
+    argv: Sequence[str] | None,
+    prog: str,
+    doc: str,
+    out: str,
+    make_jobs: Callable[[list[Record], list[int] | None, argparse.Namespace, ModelSpec], list[Job]],
+    summarise: Callable[[Sequence[Record]], dict[str, Any]],
+    extra: Callable[[argparse.ArgumentParser], None] = lambda parser: None,
+) -> int:
+    """The command line of a probe over a `tot bench text` results file (`votes`, `judge_checks`): run its jobs
+    (resumable, in `--out`), then print its summary as JSON."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    parser.add_argument("results", help="a `tot bench text` results file")
+    parser.add_argument("--out", default=out, help="JSON-lines file, appended; rerun to resume")
+    parser.add_argument("--rows", default=None, help="inputs (rows of the data file), START:STOP")
+    parser.add_argument("--model", default=None, help="GGUF model (default: the default model)")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    extra(parser)
+    args = parser.parse_args(argv)
+    try:
+        records = harness.read_records([args.results])
+        spec = harness.model_spec(args.model, args.threads)
+        rows = parse_rows(args.rows, 100) if args.rows else None
+        done = harness.execute(make_jobs(records, rows, args, spec), args.out, spec, seed=args.seed,
+                               progress=harness.ProgressBar(prog.rpartition(".")[2]))
+    except TotError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return error.exit_code
+    print(json.dumps(summarise(done.records), indent=1))
+    return 0
 
 
 NOTE = (

@@ -27,10 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tot.bench import harness
-from tot.bench.config import Puzzle, parse_rows
+from tot.bench import harness, judging
+from tot.bench.config import Puzzle
 from tot.bench.harness import Job, Record
-from tot.errors import TotError
 from tot.models import Model
 
 SEEDS = (1, 2)  # the two sampled runs
@@ -159,26 +158,13 @@ def _counts(winners: Sequence[int | None]) -> dict[str, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tot.bench.votes", description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", help="a `tot bench text` results file (its IO passages are the choices)")
-    parser.add_argument("--out", default="text-votes.jsonl", help="JSON-lines file, appended; rerun to resume")
-    parser.add_argument("--rows", default=None, help="inputs (rows of the data file), START:STOP")
-    parser.add_argument("--choices", type=int, default=5, help="passages per vote (default 5)")
-    parser.add_argument("--model", default=None, help="GGUF model (default: the default model)")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        records = harness.read_records([args.results])
-        spec = harness.model_spec(args.model, args.threads)
-        rows = parse_rows(args.rows, 100) if args.rows else None
-        done = harness.execute(jobs(records, rows, args.choices, args.seed, spec), args.out, spec, seed=args.seed,
-                               progress=harness.ProgressBar("votes"))
-    except TotError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return error.exit_code
-    print(json.dumps(summary(done.records), indent=1))
-    return 0
+    def choices(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--choices", type=int, default=5, help="IO passages per vote (default 5)")
+
+    return judging.probe_main(
+        argv, "python -m tot.bench.votes", __doc__ or "", "text-votes.jsonl",
+        lambda records, rows, args, spec: jobs(records, rows, args.choices, args.seed, spec), summary, choices,
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from tot.bench import harness, judge_checks, judging, report, votes
 from tot.bench.config import build
 from tot.errors import InputError
 from tot.models import normalise
-from tot.tasks.text import CreativeWriting, load_inputs, problems
+from tot.tasks.passages import problems
+from tot.tasks.text import CreativeWriting, load_inputs
 
 
 class Writer(BatchingModel):

@@ -16,7 +16,8 @@ import pytest
 
 import tot
 from tot.judge import Judge
-from tot.tasks.text import CreativeWriting, Thought, load_inputs, problems
+from tot.tasks.passages import problems
+from tot.tasks.text import CreativeWriting, Thought, load_inputs
 from tot.votes import OnePassVote, SampledVote
 
 pytestmark = pytest.mark.model

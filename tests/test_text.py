@@ -8,7 +8,8 @@ import tot
 from tests.scripted import ScriptedModel
 from tot.errors import InputError
 from tot.quoted import as_data
-from tot.tasks.text import CreativeWriting, copied, ends_with, load_inputs, problems, repair, split_sentences
+from tot.tasks.passages import ends_with, problems, repair, split_sentences
+from tot.tasks.text import CreativeWriting, copied, load_inputs
 
 SENTENCES = (
     "The bakery ran out of bread before noon.",
