@@ -17,7 +17,6 @@ passage as data gives `injected` no gain. One JSON line per input in `--out` (re
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
