@@ -19,7 +19,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,15 +28,17 @@ from tot.api import GENERATORS, LEARNED_VALUERS, PRESETS
 from tot.core import Budget
 from tot.errors import InputError
 from tot.tasks import ALIASES
+from tot.userfiles import parse_toml
 
-EVALUATORS = ("model", "labels", "sample", "uniform", "oracle", *LEARNED_VALUERS)
-MODEL_VALUERS = ("labels", "sample", *LEARNED_VALUERS)  # learned, lookahead, mixed: with --value FILE
+EVALUATORS = ("model", "labels", "sample", "vote", "vote-pass", "uniform", "oracle", *LEARNED_VALUERS)
+MODEL_VALUERS = ("labels", "sample", "vote", "vote-pass", *LEARNED_VALUERS)  # learned, lookahead, mixed: with --value FILE
 MODEL_FREE_VALUERS = ("uniform", "oracle")
 BUDGET_KINDS = ("calls", "tokens", "seconds", "nodes")
 BASELINES = frozenset({"io", "cot", "cot-sc"})
-DEFAULT_ROWS = {"game24": "900:1000", "crossword": "0:100:5"}
+DEFAULT_ROWS = {"game24": "900:1000", "crossword": "0:100:5", "text": "0:100"}
 AXES = ("preset", "strategy", "evaluator", "generator", *(f"budget-{kind}" for kind in BUDGET_KINDS))
-SETTINGS = ("task", "rows", "puzzle", "out", "model", "seed", "workers", "threads", "server", "chat", "value")
+SETTINGS = ("task", "rows", "puzzle", "out", "model", "seed", "workers", "threads", "server", "chat", "value", "judge-model",
+            "judge-server")
 PLURALS = {"presets": "preset", "strategies": "strategy", "evaluators": "evaluator", "generators": "generator", "puzzles": "puzzle"}
 
 Scalar = Any  # int | float | bool | str | None, as read from flags or a config file
@@ -114,6 +115,8 @@ class BenchSpec:
     threads: int | None = None
     servers: tuple[str, ...] = ()  # OpenAI-compatible servers the workers use instead of a local model
     chat: bool = False  # prompts in the model's chat template
+    judge_model: str | None = None  # open-ended tasks: the judge's GGUF (default: the model's) or server
+    judge_server: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -180,6 +183,10 @@ def task_puzzles(name: str) -> list[str] | None:
 
         count = len(json.loads(files("tot.data").joinpath("mini0505.json").read_text(encoding="utf-8")))
         return [str(index) for index in range(count)]
+    if name == "text":
+        from tot.tasks.text import load_inputs
+
+        return list(load_inputs())
     return None
 
 
@@ -331,7 +338,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
         raise InputError(f"cannot read config file {file}: {error.strerror or error}") from None
     data: Any
     if file.suffix.lower() == ".toml":
-        data = _parse_toml(text, file)
+        data = parse_toml(text, file)
     else:
         try:
             data = json.loads(text)
@@ -340,17 +347,6 @@ def load_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"{file}: the top level must be a table/object of settings")
     return _normalise(data, where=str(file))
-
-
-def _parse_toml(text: str, file: Path) -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise InputError(f"{file}: {error}") from None
-    raise InputError("TOML config files need Python 3.11 or later; use a .json file")
 
 
 def _normalise(data: Mapping[str, Any], *, where: str) -> dict[str, Any]:
@@ -396,6 +392,7 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
     values = load_file(config_file) if config_file is not None else {}
     runs = values.pop("run", [])
     given = {key: value for key, value in flags.items() if value not in (None, [], (), {})}
+    own_runs = not runs and not any(key in given or key in values for key in (*AXES, "options"))
     if "options" in given:
         values["options"] = {**(values.get("options") or {}), **given.pop("options")}
     values.update(given)
@@ -413,6 +410,8 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
     puzzles = select_puzzles(name, None if rows is None else str(rows), [str(p) for p in given_puzzles])
     for puzzle in puzzles:
         task.initial(puzzle.text)  # a malformed puzzle fails before anything runs
+    if own_runs and getattr(task, "bench_runs", None):  # no grid given: the task's own (text: ToT, IO, CoT)
+        runs = [_normalise(run, where=f"task {name}'s bench_runs") for run in task.bench_runs]
     top = _grid(values, Grid())
     grids = [_grid(run, top) for run in runs] or [top]
     configs: dict[str, RunConfig] = {}
@@ -441,6 +440,8 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
         threads=None if threads is None else _positive_int(threads, "threads"),
         servers=servers,
         chat=chat,
+        judge_model=None if values.get("judge-model") is None else str(values["judge-model"]),
+        judge_server=None if values.get("judge-server") is None else str(values["judge-server"]),
         settings={key: value for key, value in values.items() if key in SETTINGS},
     )
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tot.bench import auc
+from tot.bench import auc, judging
 from tot.bench.config import MODEL_FREE_VALUERS, describe
 from tot.bench.harness import Record, model_name
 
@@ -248,6 +248,16 @@ def rich_tables(records: Sequence[Record]) -> list[Any]:
         for cells in body:
             table.add_row(*cells)
         tables.append(table)
+    judged = judging.rows(records)
+    if judged:
+        header, body = judging.table(judged)
+        table = Table(title="judged outputs: mean score per input ± standard error; costs are means per input",
+                      caption=judging.NOTE, caption_justify="left")
+        for name in header:
+            table.add_column(name, justify="left" if name in ("task", "judge", "method", "evaluator") else "right")
+        for cells in body:
+            table.add_row(*cells)
+        tables.append(table)
     values = auc.summarize(records)
     if values:
         header, body = value_table_rows(values)
@@ -277,6 +287,9 @@ def markdown(records: Sequence[Record], *, images: Sequence[Path] = (), relative
         parts.append(f"### {task}\n\n" + _markdown_table(*table_rows(rows)))
     if tasks:
         parts.append(NOTES)
+    judged = judging.rows(records)
+    if judged:
+        parts.append("### Judged outputs\n\n" + _markdown_table(*judging.table(judged)) + "\n\n" + judging.NOTE)
     values = auc.summarize(records)
     if values:
         parts.append(

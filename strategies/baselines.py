@@ -5,6 +5,11 @@
 - `cot_sc`: `samples` chains of thought, majority vote over the verified answers
   (over all parsed answers when none verifies).
 
+`io` and `cot` also take `samples` (the paper's creative writing draws 10 of each): the answer is then
+chosen by the same vote, and an open-ended task's candidates are every sample's answer, to be judged.
+Stop sequences and lengths are the task's prompts' own where they say (`stop`, `io_max_tokens`,
+`cot_max_tokens`).
+
 They use the model directly, not the evaluator: the model comes from the `model` option
 (`tot.solve` passes it), else from the evaluator's `model` attribute if it has one. The
 prompts and the answer parser come from the task (`task.prompts`: `io_prompt`,
@@ -16,7 +21,7 @@ and each chain counts as one node expanded against the budget.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -25,6 +30,7 @@ from tot.core import Answer, Budget, Evaluator, Result, Task
 from tot.errors import InputError
 from tot.models import Model
 from tot.tree import Node
+from tot.written import is_open_ended
 
 STOP = ("Input:", "\n\n")
 
@@ -52,12 +58,13 @@ class _Settings:
     samples: int
     batch: int
     temperature: float
-    max_tokens: int
+    max_tokens: int | None  # None: the task's prompts' own length, else MAX_TOKENS
     seed: int
 
 
-def _single(name: str, max_tokens_default: int, doc: str) -> Callable[..., Result]:
-    """A one-chain baseline (io or cot) with its own defaults."""
+def _single(name: str, doc: str) -> Callable[..., Result]:
+    """A baseline (io or cot) of one chain, or of `samples` chains drawn together (the paper's creative writing
+    samples 10 of each, and judges every one)."""
 
     def single(
         task: Task[Any, Any],
@@ -66,11 +73,12 @@ def _single(name: str, max_tokens_default: int, doc: str) -> Callable[..., Resul
         *,
         budget: Budget = Budget(),
         model: Model | None = None,
+        samples: int = 1,
         temperature: float = 0.7,
-        max_tokens: int = max_tokens_default,
+        max_tokens: int | None = None,
         seed: int = 0,
     ) -> Result:
-        settings = _Settings(name, 1, 1, temperature, max_tokens, seed)
+        settings = _Settings(name, samples, samples, temperature, max_tokens, seed)
         return _chains(task, evaluator, root_state, budget, model, settings)
 
     single.__name__ = single.__qualname__ = name
@@ -78,8 +86,9 @@ def _single(name: str, max_tokens_default: int, doc: str) -> Callable[..., Resul
     return single
 
 
-io = _single("io", 32, "Input-output prompting: the model answers directly, once.")
-cot = _single("cot", 160, "Chain of thought: the model writes the steps, then the answer, once.")
+io = _single("io", "Input-output prompting: the model answers directly (once, or `samples` times).")
+cot = _single("cot", "Chain of thought: the model writes the steps, then the answer (once, or `samples` times).")
+MAX_TOKENS = {"io": 32, "cot": 160, "cot-sc": 160}  # unless the task's prompts say (`io_max_tokens`, `cot_max_tokens`)
 
 
 def cot_sc(
@@ -92,7 +101,7 @@ def cot_sc(
     samples: int = 10,
     batch: int = 10,
     temperature: float = 0.7,
-    max_tokens: int = 160,
+    max_tokens: int | None = None,
     seed: int = 0,
 ) -> Result:
     """Self-consistent chain of thought: `samples` chains, `batch` per model call, majority vote."""
@@ -110,19 +119,24 @@ def _chains(
 ) -> Result:
     """Sample chains from the task's IO or CoT prompt, verify each answer, vote."""
     name = settings.name
-    for option in ("samples", "batch", "max_tokens"):
-        if getattr(settings, option) <= 0:
-            raise InputError(f"{option} must be positive, got {getattr(settings, option)}")
     llm = model if model is not None else getattr(evaluator, "model", None)
     if llm is None:
         raise InputError(f"strategy {name} needs a model")
     prompts: AnswerPrompts | None = getattr(task, "prompts", None)
     if prompts is None or not all(callable(getattr(prompts, m, None)) for m in ("io_prompt", "cot_prompt", "parse_answer")):
         raise InputError(f"task {task.name} has no IO/CoT prompts, so the {name} baseline cannot run on it")
+    if settings.max_tokens is None:
+        own = getattr(prompts, "io_max_tokens" if name == "io" else "cot_max_tokens", None)
+        settings = replace(settings, max_tokens=own if isinstance(own, int) else MAX_TOKENS.get(name, 160))
+    for option in ("samples", "batch", "max_tokens"):
+        if getattr(settings, option) <= 0:
+            raise InputError(f"{option} must be positive, got {getattr(settings, option)}")
+    stop: tuple[str, ...] = tuple(getattr(prompts, "stop", STOP))
     check = getattr(task, "check", None)
     if not callable(check):
         raise InputError(f"task {task.name} cannot check answers, so the {name} baseline cannot run on it")
-    config = {k: v for k, v in vars(settings).items() if k != "name" and (name == "cot-sc" or k not in ("samples", "batch"))}
+    several = name == "cot-sc" or settings.samples > 1  # a one-chain baseline's config names no samples (as before)
+    config = {k: v for k, v in vars(settings).items() if k != "name" and (several or k not in ("samples", "batch"))}
     search = Search(name, task, evaluator, root_state, budget, config, meter=llm.meter)  # type: ignore[arg-type]
     prompt = prompts.io_prompt(root_state) if name == "io" else prompts.cot_prompt(root_state)
     chains: list[tuple[str, Answer | None]] = []
@@ -134,7 +148,8 @@ def _chains(
             n = min(settings.batch, settings.samples - len(chains))
             if budget.max_nodes is not None:
                 n = min(n, budget.max_nodes - search.tracker.nodes_expanded)
-            texts = llm.sample(prompt, n, max_tokens=settings.max_tokens, temperature=settings.temperature, stop=STOP)
+            assert settings.max_tokens is not None
+            texts = llm.sample(prompt, n, max_tokens=settings.max_tokens, temperature=settings.temperature, stop=stop)
             search.tracker.nodes_expanded += len(texts)
             search.tracker.nodes_generated += len(texts)
             for text in texts:
@@ -143,7 +158,7 @@ def _chains(
             if not texts:
                 break
 
-    stop = search.run(body)
+    reason = search.run(body)
     nodes = [_add_chain(search, i, text, answer, name, 1.0 / len(chains)) for i, (text, answer) in enumerate(chains)]
     answers = [answer for _, answer in chains if answer is not None]
     chosen = vote(answers)
@@ -156,8 +171,10 @@ def _chains(
     distinct: dict[str, Answer] = {}
     for answer in answers:
         distinct.setdefault(_normal(answer.text), answer)
+    # An open-ended task's every sample is an output to judge, duplicates included; else the distinct answers.
+    candidates = tuple(answers) if is_open_ended(task) else tuple(distinct.values())
     solved = chosen is not None and chosen.verified
-    return search.finish("solved" if solved else stop, chosen, path, candidates=tuple(distinct.values()))
+    return search.finish("solved" if solved else reason, chosen, path, candidates=candidates)
 
 
 def vote(answers: list[Answer]) -> Answer | None:

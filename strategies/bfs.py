@@ -15,6 +15,7 @@ from tot.strategies.common import Search, ranked
 from tot.core import Budget, Evaluator, Result, Task
 from tot.errors import InputError
 from tot.tree import Node
+from tot.written import is_open_ended
 
 
 def bfs(
@@ -59,7 +60,7 @@ def bfs(
                 child.status = "kept" if child in kept else "pruned"
             frontier = [n for n in kept if not task.is_terminal(n.state)]
             step += 1
-        if not search.goals and backtrack:
+        if not search.goals and backtrack and not is_open_ended(task):  # open-ended: no goal to find
             search.notes.append(
                 f"the beam of {breadth} found no solution; backtracking best-first over the pruned thoughts"
             )

@@ -7,6 +7,7 @@ from typing import Any
 
 from tot.core import Answer, Budget, Evaluator, Found, Meter, Result, Task, Tracker
 from tot.tree import Node, SearchTree
+from tot.written import is_open_ended
 
 
 class BudgetReached(Exception):
@@ -146,8 +147,13 @@ class Search:
         return True
 
     def dead(self, node: Node) -> bool:
-        """Whether `node` cannot lead to a goal: a terminal non-goal, or marked dead by the strategy."""
-        return node.status == "dead" or (not node.goal and self.task.is_terminal(node.state))
+        """Whether `node` cannot lead to a goal: a terminal non-goal, or marked dead by the strategy.
+
+        A finished state of an open-ended task (its answers are ranked, not verified) is not dead.
+        """
+        if node.status == "dead":
+            return True
+        return not node.goal and self.task.is_terminal(node.state) and not is_open_ended(self.task)
 
     def result(self, stop_reason: str, *, finals: list[Node] | None = None, best: Node | None = None) -> Result:
         """The Result: the first goal found (verified by the task), else the best node's path."""

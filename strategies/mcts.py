@@ -30,6 +30,7 @@ from tot.strategies.common import Search
 from tot.core import Budget, Evaluator, Result, Task
 from tot.errors import InputError
 from tot.tree import Node
+from tot.written import is_open_ended
 
 ROLLOUT_DEPTH = 200  # a playout that has not ended after this many actions counts as a loss
 
@@ -185,6 +186,8 @@ def most_visited(root: Node) -> Node:
 
 
 def _all_children_dead(search: Search, node: Node) -> bool:
+    if not node.children and is_open_ended(search.task) and search.task.is_terminal(node.state):
+        return False  # a finished answer of an open-ended task: its value is its reward
     return node.expanded_at is not None and all(search.dead(c) for c in node.children)
 
 

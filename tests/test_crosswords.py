@@ -320,9 +320,9 @@ def test_the_anytime_search_replaces_its_first_grid_by_a_better_one_found_later(
 
 def test_the_crossword_presets_first_grid_in_belief_order_and_anytime() -> None:
     preset, anytime = api.PRESETS["crossword"], api.PRESETS["crossword-anytime"]
-    assert preset.strategy == "dfs" and dict(preset.options) == {"order": "prior"}
-    assert anytime.strategy == "dfs" and dict(anytime.options) == {"anytime": True}
-    assert MiniCrossword.preset == "crossword" and preset.seconds is not None and preset.seconds < 60
+    assert preset.strategy == "dfs" and dict(preset.options) == {"order": "prior", "max_steps": 100}
+    assert anytime.strategy == "dfs" and dict(anytime.options) == {"anytime": True} and anytime.seconds == 40
+    assert MiniCrossword.preset == "crossword" and preset.seconds is None  # the same grid however busy the machine
 
 
 def test_score_many_falls_back_to_score_continuations() -> None:

@@ -28,11 +28,14 @@ from tot.evaluators import (
     UniformValuer,
 )
 from tot.models import Model
+from tot.votes import OnePassVote, SampledVote, VoteEvaluator
+from tot.written import SampledThoughts, is_open_ended
 
-GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task")  # task: the task's own (`task.model_evaluator`)
+# task: the task's own (`task.model_evaluator`); sample: thoughts the model writes (`tot.written`)
+GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task", "sample")
 LEARNED_VALUERS = ("learned", "lookahead", "mixed")  # a value file's head (tot.learn.valuer): need `value`
-VALUERS = ("labels", "sample", "oracle", "uniform", "task", *LEARNED_VALUERS)
-MODEL_VALUERS = ("labels", "sample", "task", *LEARNED_VALUERS)
+VALUERS = ("labels", "sample", "oracle", "uniform", "task", "vote", "vote-pass", *LEARNED_VALUERS)  # votes: `tot.votes`
+MODEL_VALUERS = ("labels", "sample", "task", "vote", "vote-pass", *LEARNED_VALUERS)
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,10 @@ PRESETS = {
         "dfs",
         "task",
         "task",
-        (("order", "prior"),),
+        (("order", "prior"), ("max_steps", 100)),
         "depth-first search on the crossword's own evaluator (every dictionary word scored per clue, re-ranked): "
         "fills in belief-propagation order, most believed word first, backtracking from dead boards; it returns the "
-        "first complete grid of dictionary words (at most 40 s)",
-        seconds=40.0,
+        "first complete grid of dictionary words (at most 100 expansions; no clock, so a busy machine gets the same grid)",
     ),
     "crossword-anytime": Preset(
         "dfs",
@@ -81,6 +83,22 @@ PRESETS = {
         "below them could have; it keeps the best complete grid found and goes on until the budget (default 40 s) runs "
         "out. On today's clue scores it measures below the crossword preset (benchmarks/RESULTS.md)",
         seconds=40.0,
+    ),
+    "vote": Preset(
+        "bfs",
+        "sample",
+        "vote",
+        (("breadth", 1), ("backtrack", False)),
+        "the paper's creative-writing ToT: the model writes k = 5 thoughts per step (a plan, then a passage), "
+        "5 sampled votes keep the best one (breadth 1)",
+    ),
+    "value": Preset(
+        "bfs",
+        "sample",
+        "labels",
+        (("breadth", 5),),
+        "ToT-BFS over model-written thoughts (k samples per step), valued by the task's value prompt in one pass "
+        "(label probabilities), beam 5",
     ),
 }
 
@@ -163,8 +181,8 @@ def make_evaluator(
     valuer: str = "labels",
     value_samples: int = 3,
     value: Any = None,
-) -> ThoughtEvaluator:
-    """Combine a thought generator and a state valuer (see `tot.evaluators`) for `task`.
+) -> ThoughtEvaluator | VoteEvaluator:
+    """Combine a thought generator and a state valuer (see `tot.evaluators`, `tot.written`, `tot.votes`) for `task`.
 
     `value`: a learned value (a `tot.learn.valuefile.ValueFile` or its path), for the valuers
     `learned`, `lookahead` (the best learned value one step on) and `mixed` (learned and prompted
@@ -182,6 +200,8 @@ def make_evaluator(
             raise InputError(f"task {task.name} has no evaluator of its own (generator/evaluator 'task')")
         evaluator: ThoughtEvaluator = own(model, generator=generator, valuer=valuer)
         return evaluator
+    if generator == "sample" or valuer in ("vote", "vote-pass"):
+        return _written(task, model, generator, valuer, value_samples, value)  # type: ignore[arg-type]
     prompts = getattr(task, "prompts", None)
     needs_prompts = generator in ("enumerate", "propose", "grammar") or valuer in ("labels", "sample", "mixed")
     if needs_prompts and prompts is None:
@@ -230,6 +250,31 @@ def _learned(task: Any, model: Any, value: Any, kind: str) -> Any:
     if prompts is None:
         raise InputError(f"task {task.name} has no prompts, so its learned value cannot be mixed with label values")
     return MixedValuer(learned, LabelValuer(prompts, model))
+
+
+def _written(
+    task: Any, model: Model, generator: str, valuer: str, value_samples: int, value: Any = None
+) -> ThoughtEvaluator | VoteEvaluator:
+    """Evaluators with thoughts the model writes (generator `sample`), or valued by votes among states."""
+    gen: Any
+    if generator == "sample":
+        gen = SampledThoughts(task, model)
+    elif generator == "values":
+        raise InputError(f"generator 'values' does not combine with evaluator {valuer!r}")
+    else:
+        gen = make_evaluator(task, model, generator=generator, valuer="uniform").generator
+    if valuer == "vote":
+        return VoteEvaluator(task, gen, SampledVote(task, model), model.meter)
+    if valuer == "vote-pass":
+        return VoteEvaluator(task, gen, OnePassVote(task, model), model.meter)
+    needed = {"labels": "verdict_prompt", "sample": "value_prompt"}.get(valuer)
+    if needed is not None and not callable(getattr(getattr(task, "prompts", None), needed, None)):
+        raise InputError(f"task {task.name} has no value prompt, so it has no {valuer!r} values; try --evaluator vote")
+    evaluator = make_evaluator(task, model, generator="all", valuer=valuer, value_samples=value_samples, value=value)
+    assert isinstance(evaluator, ThoughtEvaluator)
+    evaluator.generator = gen
+    evaluator.name = f"{gen.name}+{evaluator.valuer.name}"
+    return evaluator
 
 
 def solve(
@@ -302,6 +347,7 @@ def solve(
         "generator": generator,
         "evaluator": valuer,
         "model": None if model is None else model.name,
+        **({"open_ended": True} if is_open_ended(task_obj) else {}),
     }
     return replace(result, config=config)
 

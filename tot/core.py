@@ -125,6 +125,8 @@ class Meter:
     proposals_illegal: int = 0
     proposals_repaired: int = 0
     label_bounds: int = 0  # labels outside a server's likeliest next tokens, valued at the k-th one's probability
+    votes: int = 0  # votes asked of the model (sampled votes), and those that named no existing choice
+    abstentions: int = 0
     # Set by a running search: raises when its budget is spent, so that an evaluator making
     # several model calls for one node stops at the limit instead of after all of them.
     guard: Callable[[], None] | None = field(default=None, repr=False, compare=False)
@@ -154,6 +156,8 @@ class Usage:
     proposals_illegal: int = 0
     proposals_repaired: int = 0
     label_bounds: int = 0
+    votes: int = 0
+    abstentions: int = 0
     nodes_expanded: int = 0
     nodes_generated: int = 0
     seconds: float = 0.0

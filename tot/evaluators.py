@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from tot.core import Candidate, Meter, Task
 from tot.errors import InputError
 from tot.models import Model, normalise, score_labels_many
+from tot.written import is_open_ended
 
 
 class ParsedProposals(Protocol):
@@ -248,8 +249,9 @@ class UniformValuer:
 class ThoughtEvaluator:
     """A generator and a valuer behind the two-method Evaluator interface, with a value cache.
 
-    Terminal states are valued exactly by the task (1 for a goal, 0 otherwise); a state
-    whose canonical key was valued before costs no second model call.
+    Terminal states are valued exactly by the task (1 for a goal, 0 otherwise), except the finished
+    answers of an open-ended task, which the valuer values; a state whose canonical key was valued
+    before costs no second model call.
     """
 
     def __init__(self, task: Task[Any, Any], generator: Generator, valuer: Valuer, meter: Meter | None = None):
@@ -261,8 +263,12 @@ class ThoughtEvaluator:
     def prior(self, state: Any) -> list[Candidate[Any]]:
         return self.generator(state)
 
+    def exact(self, state: Any) -> bool:
+        """Whether the task values `state` itself: a finished state, unless the task is open-ended."""
+        return self.task.is_terminal(state) and not is_open_ended(self.task)
+
     def evaluate(self, state: Any) -> float:
-        if self.task.is_terminal(state):
+        if self.exact(state):
             return 1.0 if self.task.is_goal(state) else 0.0
         key = self.task.key(state)
         if key in self.cache:
@@ -284,7 +290,7 @@ class ThoughtEvaluator:
             return [self.evaluate(state) for state in states]
         fresh: dict[Hashable, Any] = {}
         for state in states:
-            if not self.task.is_terminal(state):
+            if not self.exact(state):
                 key = self.task.key(state)
                 if key not in self.cache:
                     fresh.setdefault(key, state)

@@ -127,6 +127,8 @@ def usage_table(usage: Usage) -> Table:
         )
     if usage.label_bounds:
         rows.append(("labels bounded (not among the server's likeliest tokens)", f"{usage.label_bounds}"))
+    if usage.votes:
+        rows.append(("votes (abstentions)", f"{usage.votes} ({usage.abstentions})"))
     for name, value in rows:
         table.add_row(name, value)
     return table
@@ -198,11 +200,19 @@ def summary(result: Result, *, tree: bool = False) -> RenderableType:
     """What `tot solve` prints: the answer (or why there is none), the path of thoughts, the tree (in a few lines,
     or whole with `tree`), notes, usage and config."""
     solved = result.solved and result.answer is not None
-    title = "answer (verified)" if solved else "answer (not verified)" if result.answer is not None else None
-    parts: list[RenderableType] = [Panel(outcome(result), title=title, expand=False)]
+    written = bool(result.config.get("open_ended")) and result.answer is not None  # ranked by the model, not verified
+    parts: list[RenderableType] = []
+    if written and result.answer is not None:
+        style = "bold green" if result.answer.verified else "bold"
+        parts.append(Panel(Text(result.answer.text, style=style), title="answer", expand=False))
+        if result.answer.detail:
+            parts.append(Text(result.answer.detail, style="green" if result.answer.verified else "yellow"))
+    else:
+        title = "answer (verified)" if solved else "answer (not verified)" if result.answer is not None else None
+        parts.append(Panel(outcome(result), title=title, expand=False))
     if result.path:
         path = Text("\n".join(f"{i}. {thought}" for i, thought in enumerate(result.path, 1)))
-        parts.append(Panel(path, title="path of thoughts" if result.solved else "best path so far", expand=False))
+        parts.append(Panel(path, title="path of thoughts" if result.solved or written else "best path so far", expand=False))
     for note in result.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     parts.append(tree_view(result) if tree else tree_summary(result))

@@ -14,7 +14,7 @@ from tot.errors import TotError
 
 @app.command()
 def bench(
-    task: Annotated[Optional[str], typer.Argument(help="Task: game24, crossword, or module:Class.")] = None,
+    task: Annotated[Optional[str], typer.Argument(help="Task: game24, crossword, text, a TOML task file, or module:Class.")] = None,
     config: Annotated[Optional[str], typer.Option("--config", help="TOML or JSON file with the grid; flags override it.")] = None,
     preset: Annotated[Optional[str], typer.Option(help="Presets, comma-separated: fast,paper. Default: fast.")] = None,
     strategy: Annotated[Optional[str], typer.Option(help="Strategies, comma-separated. Default: the preset's.")] = None,
@@ -49,11 +49,17 @@ def bench(
                                     "worker k uses server k mod their number.")
     ] = None,
     chat: Annotated[Optional[bool], typer.Option("--chat/--no-chat", help="Prompts in the model's chat template.")] = None,
+    judge_model: Annotated[Optional[str], typer.Option(help="Judged tasks (text): the judge's GGUF file. Default: the model "
+                                                       "that wrote the answers.")] = None,
+    judge_server: Annotated[Optional[str], typer.Option(help="Judged tasks: an OpenAI-compatible server as the judge.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="No progress bar; print a JSON summary.")] = False,
 ) -> None:
     """Run a grid of strategies x evaluators x budgets over puzzles; one JSON line per (puzzle, configuration).
 
     Example: tot bench game24 --rows 900:910 --preset fast,paper --evaluator model,uniform,oracle
+
+    Judged tasks (text): every line's outputs are then scored 1-10 by a judge (judge lines in the same file);
+    `tot bench text` alone runs the paper's protocol: ToT (vote preset), IO and CoT with 10 samples each.
     """
     from tot.bench import config as bench_config
     from tot.bench import harness
@@ -64,12 +70,16 @@ def bench(
             "budget-calls": budget_calls, "budget-tokens": budget_tokens, "budget-seconds": budget_seconds,
             "budget-nodes": budget_nodes, "rows": rows, "puzzle": puzzle, "out": out, "model": model,
             "threads": threads, "seed": seed, "workers": workers, "server": server, "chat": chat, "value": value,
+            "judge-model": judge_model, "judge-server": judge_server,
             "options": strategies.parse_options(set_options or []),  # values may be lists: breadth=1,5
         }
         spec = bench_config.build(flags, config)
     except TotError as error:
         fail(error)
-    _benchmark(lambda: harness.run(spec, progress=None if as_json else harness.ProgressBar(spec.task)), as_json)
+    from tot.bench import judging
+
+    _benchmark(lambda: judging.run(spec, None if as_json else harness.ProgressBar(spec.task),
+                                   None if as_json else harness.ProgressBar("judge")), as_json)
 
 
 def _benchmark(run: Any, as_json: bool) -> None:

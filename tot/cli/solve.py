@@ -35,13 +35,16 @@ from tot.errors import InputError, TotError, clip
 
 @app.command(context_settings={"ignore_unknown_options": True})
 def solve(
-    task: Annotated[str, typer.Argument(help="Task name (game24) or module:Class for your own task.")],
-    puzzle: Annotated[list[str], typer.Argument(help="The puzzle, e.g. 4 9 10 13.")],
+    task: Annotated[str, typer.Argument(help="Task name (game24, crossword, text), a task written as prompts in a TOML "
+                                        "file (my-task.toml), or module:Class for your own task.")],
+    puzzle: Annotated[list[str], typer.Argument(help="The puzzle, e.g. 4 9 10 13, or the input of a text or TOML task (quoted).")],
     preset: Annotated[
         Optional[str], typer.Option(help="fast: MCTS over every legal step, the model's likelihood of each as its prior, one-pass values. "
                                     "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: depth-first "
                                     "in belief order, the first complete grid. crossword-anytime: branch and bound that keeps "
-                                    "the best grid until the budget. Default: the task's own (crossword for crossword), else fast.")
+                                    "the best grid until the budget. vote: the paper's creative writing (the model writes 5 "
+                                    "thoughts per step, 5 sampled votes keep one). value: model-written thoughts valued in one "
+                                    "pass, beam 5. Default: the task's own (crossword for crossword, vote for text), else fast.")
     ] = None,
     strategy: Annotated[
         Optional[str],
@@ -52,12 +55,15 @@ def solve(
         Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), values (legal steps ranked by the "
                                     "values of the states they lead to, one batched call), propose (the paper's prompt), "
                                     "grammar (propose, constrained to legal lines), all (no model), task (the task's own; "
-                                    "crosswords).")
+                                    "crosswords), sample (the model writes k thoughts from the task's thought prompt; text, "
+                                    "TOML tasks).")
     ] = None,
     evaluator: Annotated[
         Optional[str], typer.Option(help="State values: labels (one pass), sample (paper, 3 samples), oracle (exact solver), "
-                                    "uniform (all equal), task (the task's own; crosswords), learned (a --value file), "
-                                    "lookahead (the best learned value one step on), mixed (learned and labels averaged).")
+                                    "uniform (all equal), task (the task's own; crosswords), vote (the paper's: 5 sampled "
+                                    "votes among the candidates), vote-pass (the vote read from one forward pass), learned "
+                                    "(a --value file), lookahead (the best learned value one step on), mixed (learned and "
+                                    "labels averaged).")
     ] = None,
     value: Annotated[
         Optional[str], typer.Option("--value", help="A value file made by `tot learn`: state values from the model's "
@@ -161,7 +167,8 @@ def solve(
         write_outputs(export.result_data(result, task_obj, text), html, graph)
     if result.stop_reason == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(EXIT_SOLVED if result.solved else EXIT_UNSOLVED)
+    written = result.config.get("open_ended") and result.answer is not None  # an open-ended task's answer
+    raise typer.Exit(EXIT_SOLVED if result.solved or written else EXIT_UNSOLVED)
 
 
 @app.command(context_settings={"ignore_unknown_options": True})  # an answer may start with '-'

@@ -1,4 +1,5 @@
-"""Tasks, found by name (`game24`), by entry point (`tot.tasks` group), as `module:Class` or `path/file.py:Class`."""
+"""Tasks, found by name (`game24`), by entry point (`tot.tasks` group), as `module:Class`, `path/file.py:Class`,
+or as a task written as prompts alone in a TOML file (`path/task.toml`, see `tot.tasks.prompted`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from typing import Any
 
 from tot.core import Answer
 from tot.errors import InputError, TotError, clip
+from tot.userfiles import load_python_file
 
 BUILTIN = {
     "game24": "tot.tasks.game24:Game24",
     "crossword": "tot.tasks.crosswords:MiniCrossword",
+    "text": "tot.tasks.text:CreativeWriting",
 }
-ALIASES = {"crosswords": "crossword", "mini-crosswords": "crossword"}
+ALIASES = {"crosswords": "crossword", "mini-crosswords": "crossword", "creative-writing": "text", "creative_writing": "text"}
 
 # The methods every task has, each with the parameters it is called with (after self).
 CONTRACT = {
@@ -39,7 +42,7 @@ def names() -> list[str]:
 def _load(spec: str) -> Any:
     module_name, _, attr = spec.rpartition(":")
     try:
-        module = _load_file(module_name) if module_name.endswith(".py") else import_module(module_name)
+        module = load_python_file(module_name) if module_name.endswith(".py") else import_module(module_name)
     except ImportError as error:
         raise InputError(f"cannot import task module {module_name!r}: {error}") from error
     try:
@@ -48,28 +51,15 @@ def _load(spec: str) -> Any:
         raise InputError(f"module {module_name!r} has no {attr!r}") from error
 
 
-def _load_file(path: str) -> Any:
-    """The module in the Python file `path` (the user's own task file)."""
-    import sys
-    from importlib.util import module_from_spec, spec_from_file_location
-    from pathlib import Path
-
-    file = Path(path)
-    spec = spec_from_file_location(file.stem, file) if file.is_file() else None
-    if spec is None or spec.loader is None:
-        raise InputError(f"task file not found: {path}")
-    module = module_from_spec(spec)
-    sys.modules[file.stem] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:
-        raise InputError(f"cannot load task file {path}: {type(error).__name__}: {error}") from error
-    return module
-
-
 def get(name: str) -> Any:
     """A task instance for `name`: a built-in name (or alias), an entry-point name, or `module:Class`."""
     name = ALIASES.get(name, name)
+    if name.lower().endswith(".toml"):
+        from tot.tasks.prompted import load_task
+
+        task = load_task(name)
+        validate(task, name)
+        return task
     if name in BUILTIN:
         factory = _load(BUILTIN[name])
     elif ":" in name:

@@ -1,0 +1,171 @@
+"""The one-pass vote against the paper's sampled vote: speed, and agreement on the winner.
+
+    python -m tot.bench.votes benchmarks/results/text.jsonl --out benchmarks/results/text-votes.jsonl
+
+For each input of a creative-writing results file, the first `--choices` IO passages of that input
+(already written by `tot bench text`: no generation here) are one vote's choices. Each vote is held
+three times from a cold cache: the one-pass vote (`vote-pass`), and the paper's vote (5 sampled
+votes) twice with different seeds. Reported: seconds per vote (ratio sampled / one-pass), how often
+the one-pass winner equals the first sampled winner, and how often the two sampled runs agree with
+each other (the bar the one-pass vote must reach). Also recorded, untimed: the one-pass vote
+contextually calibrated (each choice's probability divided by that of the same vote with empty
+choices), to see how much of the one-pass winner is position bias. A winner is the choice with the most votes (or
+probability), ties to the lower number; a sampled vote where every voter abstained has no winner, and
+agreement is counted over the votes where both runs compared have one (their number is reported).
+
+One JSON line per input in `--out` (resumable, as `tot bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tot.bench import harness, judging
+from tot.bench.config import Puzzle
+from tot.bench.harness import Job, Record
+from tot.models import Model
+
+SEEDS = (1, 2)  # the two sampled runs
+
+
+@dataclass(frozen=True)
+class VoteConfig:
+    """One input's vote: its choices (passages), and how many sampled votes each sampled run holds."""
+
+    texts: tuple[str, ...]
+    votes: int = 5
+
+    @property
+    def needs_model(self) -> bool:
+        return True
+
+    def as_dict(self) -> dict[str, Any]:
+        import hashlib
+
+        return {"choices": len(self.texts), "votes": self.votes,
+                "texts_sha": hashlib.sha256(json.dumps(self.texts).encode()).hexdigest()[:16]}
+
+
+def winner(values: Sequence[float]) -> int | None:
+    """The best choice (from 0), ties to the lower number; None when nothing was voted."""
+    if not values or max(values) <= 0:
+        return None
+    return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+def run_vote(job: Job, model: Model | None) -> Record:
+    """The three votes of one input, each timed from a cold cache."""
+    from tot.tasks.text import Thought
+    from tot.votes import OnePassVote, SampledVote, number_probabilities
+
+    assert model is not None
+    config: VoteConfig = job.config
+    task = harness.task_object(job.task)
+    planned = task.result(task.initial(job.puzzle.text), Thought("(not shown: the vote compares passages)"))
+    states = [task.result(planned, Thought(text)) for text in config.texts]
+    forget = getattr(model, "forget", None)
+    reseed = getattr(model, "reseed", None)
+    out: dict[str, Any] = {}
+    if forget is not None:
+        forget()
+    started = time.perf_counter()
+    one_pass = OnePassVote(task, model)
+    one = one_pass.values(states)
+    out["one_pass"] = {"values": [round(v, 4) for v in one], "seconds": round(time.perf_counter() - started, 3)}
+    # Not timed: the same vote with empty choices, whose probabilities measure the position bias alone
+    # (contextual calibration: each choice's probability divided by its empty twin's, renormalised).
+    blank = number_probabilities(model, [one_pass.prompt([task.result(planned, Thought("")) for _ in states])], len(states))[0]
+    ratios = [p / max(q, 1e-12) for p, q in zip(one, blank)]
+    out["calibrated"] = {"values": [round(r / sum(ratios), 4) for r in ratios], "blank": [round(q, 4) for q in blank]}
+    for run, seed in enumerate(SEEDS, start=1):
+        if reseed is not None:
+            reseed(seed)  # also empties the cache
+        started = time.perf_counter()
+        votes = SampledVote(task, model, votes=config.votes).vote(states)
+        out[f"sampled_{run}"] = {"counts": list(votes.counts), "abstentions": votes.abstentions,
+                                 "seconds": round(time.perf_counter() - started, 3)}
+    return out
+
+
+def jobs(records: Sequence[Record], rows: list[int] | None, choices: int, seed: int, model: harness.ModelSpec) -> list[Job]:
+    """One vote per input of the results: the first `choices` IO passages."""
+    found = []
+    for record in records:
+        if record.get("kind") != "search" or record.get("task") != "text" or record["config"].get("strategy") != "io":
+            continue
+        if rows is not None and record.get("row") not in rows:
+            continue
+        texts = tuple(str(c["answer"]) for c in record.get("candidates") or [])[:choices]
+        if len(texts) < 2:
+            continue
+        config = VoteConfig(texts)
+        key = harness.job_key("vote", "text", record["puzzle"], config.as_dict(), seed, model.identity())
+        found.append(Job(run_vote, "vote", "text", Puzzle(record["puzzle"], record.get("row")), config, seed, key))
+    return found
+
+
+def summary(records: Sequence[Record]) -> dict[str, Any]:
+    """Speed ratio and agreement rates over the vote lines."""
+    lines = [r for r in records if r.get("kind") == "vote"]
+    if not lines:
+        return {"votes": 0}
+    one = [winner(r["one_pass"]["values"]) for r in lines]
+    calibrated = [winner(r["calibrated"]["values"]) for r in lines if "calibrated" in r]
+    first = [winner(r["sampled_1"]["counts"]) for r in lines]
+    second = [winner(r["sampled_2"]["counts"]) for r in lines]
+    one_seconds = sum(r["one_pass"]["seconds"] for r in lines)
+    sampled_seconds = [r[f"sampled_{k}"]["seconds"] for r in lines for k in (1, 2)]
+    abstained = sum(r[f"sampled_{k}"]["abstentions"] for r in lines for k in (1, 2))
+    asked = sum(sum(r[f"sampled_{k}"]["counts"]) + r[f"sampled_{k}"]["abstentions"] for r in lines for k in (1, 2))
+    return {
+        "votes": len(lines),
+        "choices": statistics.fmean(r["config"]["choices"] for r in lines),
+        "one_pass_seconds": round(one_seconds / len(lines), 3),
+        "sampled_seconds": round(statistics.fmean(sampled_seconds), 3),
+        "speedup": round(statistics.fmean(sampled_seconds) / (one_seconds / len(lines)), 1) if one_seconds else None,
+        "one_pass_agrees_with_sampled": _agreement(one, first),
+        "one_pass_agrees_with_sampled_2": _agreement(one, second),
+        "sampled_agrees_with_sampled": _agreement(first, second),
+        "calibrated_agrees_with_sampled": _agreement(calibrated, first) if len(calibrated) == len(lines) else None,
+        "calibrated_winner_counts": _counts(calibrated),
+        "sampled_abstentions": f"{abstained} of {asked}",
+        "sampled_without_winner": sum(w is None for w in first + second),
+        "one_pass_winner_counts": _counts(one),
+        "sampled_winner_counts": _counts(first + second),
+    }
+
+
+def _agreement(a: Sequence[int | None], b: Sequence[int | None]) -> dict[str, Any]:
+    """How often two runs name the same winner, over the votes where both name one."""
+    both = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    share = round(sum(x == y for x, y in both) / len(both), 3) if both else None
+    return {"share": share, "of": len(both)}
+
+
+def _counts(winners: Sequence[int | None]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for w in winners:
+        name = "none" if w is None else str(w + 1)
+        found[name] = found.get(name, 0) + 1
+    return dict(sorted(found.items()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    def choices(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--choices", type=int, default=5, help="IO passages per vote (default 5)")
+
+    return judging.probe_main(
+        argv, "python -m tot.bench.votes", __doc__ or "", "text-votes.jsonl",
+        lambda records, rows, args, spec: jobs(records, rows, args.choices, args.seed, spec), summary, choices,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Votes: the model compares states side by side and names the best, as the paper's creative-writing ToT does.
+
+A task that can be voted on has `vote_prompt(states) -> VotePrompt`: an instruction and the states
+as numbered choices, ending where the voter starts writing. Two valuers read it:
+
+- `vote` (`SampledVote`): the paper's vote. n completions, each parsed for its last
+  "The best choice is N" (`parse_vote`); a completion without one is an abstention, and a vote for a
+  choice that does not exist is dropped. A state's value is its share of the votes cast.
+- `vote-pass` (`OnePassVote`): the prompt followed by "The best choice is ", and the probability
+  of each choice's number read from one forward pass (several prompts batched in one call where the
+  backend can, their shared prefix decoded once).
+
+`VoteEvaluator` puts a thought generator and a voter behind the Evaluator interface. Votes are
+relative: the states valued together (`evaluate_many`: a BFS step's candidates, a node's children)
+are one vote; a state valued alone is voted on among the siblings it was generated with.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tot.core import Candidate, Meter, Task
+from tot.errors import InputError
+from tot.models import Model, score_labels_many
+from tot.quoted import fenced
+from tot.written import check_fits, is_open_ended
+
+CONCLUSION = "The best choice is"
+
+
+@dataclass(frozen=True)
+class VotePrompt:
+    """A vote's prompt (the choices numbered from 1) and how the sampled votes are written."""
+
+    text: str
+    votes: int = 5
+    max_tokens: int = 160
+    stop: tuple[str, ...] = ("\n\n\n",)
+    temperature: float = 0.7
+
+
+def numbered_choices(texts: Sequence[str], *, keep: Sequence[str] = ()) -> str:
+    """The choices as the vote prompt lists them: "Choice N:" and the text fenced as data (see `tot.quoted`)."""
+    return "".join(f"Choice {number}:\n{fenced(text, keep=keep)}\n\n" for number, text in enumerate(texts, start=1))
+
+
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
+_VOTE = re.compile(
+    r"best\s+choice\s*(?:is|was|would\s+be|will\s+be)?\s*[:=\-]?\s*"
+    r"(?:the\s+)?(?:choice|option|number|no\.?|passage|plan)?\s*[#*_\"'(\[]*\s*"
+    r"(\d+|" + "|".join(_NUMBER_WORDS) + r")\b",
+    re.IGNORECASE,
+)
+
+
+def parse_vote(text: str, choices: int) -> int | None:
+    """The choice (1 to `choices`) named by the last "best choice is N" in `text`.
+
+    None for an abstention (no such statement) or for a choice that does not exist (0, or above
+    `choices`): such a vote is dropped, never moved to another choice.
+    """
+    matches = list(_VOTE.finditer(text))
+    if not matches:
+        return None
+    word = matches[-1].group(1).lower()
+    number = _NUMBER_WORDS[word] if word in _NUMBER_WORDS else int(word[:6])
+    return number if 1 <= number <= choices else None
+
+
+@dataclass(frozen=True)
+class Votes:
+    """The votes for each choice (in order) and how many voters named no existing choice."""
+
+    counts: tuple[int, ...]
+    abstentions: int
+
+    def shares(self) -> list[float]:
+        """Each choice's share of the votes cast; equal shares when no vote was cast."""
+        cast = sum(self.counts)
+        if cast == 0:
+            return [1.0 / len(self.counts)] * len(self.counts)
+        return [count / cast for count in self.counts]
+
+
+def count_votes(texts: Sequence[str], choices: int) -> Votes:
+    """The votes of several completions over `choices` choices."""
+    counts = [0] * choices
+    abstentions = 0
+    for text in texts:
+        choice = parse_vote(text, choices)
+        if choice is None:
+            abstentions += 1
+        else:
+            counts[choice - 1] += 1
+    return Votes(tuple(counts), abstentions)
+
+
+def number_probabilities(model: Model, prompts: Sequence[str], numbers: int) -> list[list[float]]:
+    """For each prompt (ending just before a number), the probability of each number 1..`numbers`, normalised.
+
+    One forward pass per prompt, batched where the model has `score_labels_many`. A number that
+    begins a longer one (the "1" of "10") counts only when the longer one does not follow: its
+    probability less those of its one-digit-longer extensions among the numbers.
+    """
+    labels = [str(number) for number in range(1, numbers + 1)]
+    rows = score_labels_many(model, prompts, labels)
+    result = []
+    for row in rows:
+        exact = list(row)
+        for i, label in enumerate(labels):
+            longer = [j for j, other in enumerate(labels) if len(other) == len(label) + 1 and other.startswith(label)]
+            exact[i] = max(0.0, row[i] - sum(row[j] for j in longer))
+        total = sum(exact)
+        result.append([p / total for p in exact] if total > 0 and math.isfinite(total) else [1.0 / numbers] * numbers)
+    return result
+
+
+class SampledVote:
+    """The paper's vote: n sampled completions of the vote prompt, each parsed for "The best choice is N"."""
+
+    name = "vote"
+
+    def __init__(self, task: Any, model: Model, *, votes: int | None = None) -> None:
+        _check_votable(task)
+        if votes is not None and votes <= 0:
+            raise InputError(f"votes must be positive, got {votes}")
+        self.task, self.model, self.votes = task, model, votes
+
+    def vote(self, states: Sequence[Any]) -> Votes:
+        """One vote among `states`."""
+        prompt: VotePrompt = self.task.vote_prompt(list(states))
+        check_fits(self.model, prompt.text, prompt.max_tokens, "vote prompt")
+        n = self.votes or prompt.votes
+        texts = self.model.sample(
+            prompt.text, n, max_tokens=prompt.max_tokens, temperature=prompt.temperature, stop=prompt.stop
+        )
+        votes = count_votes(texts, len(states))
+        self.model.meter.votes += len(texts)
+        self.model.meter.abstentions += votes.abstentions
+        return votes
+
+    def values(self, states: Sequence[Any]) -> list[float]:
+        return self.vote(states).shares()
+
+    def values_many(self, groups: Sequence[Sequence[Any]]) -> list[list[float]]:
+        return [self.values(group) for group in groups]
+
+
+class OnePassVote:
+    """The vote read from one forward pass: the probability of each choice's number after "The best choice is"."""
+
+    name = "vote-pass"
+
+    def __init__(self, task: Any, model: Model) -> None:
+        _check_votable(task)
+        self.task, self.model = task, model
+
+    def prompt(self, states: Sequence[Any]) -> str:
+        text: str = self.task.vote_prompt(list(states)).text
+        return f"{text}{CONCLUSION} "
+
+    def values(self, states: Sequence[Any]) -> list[float]:
+        return self.values_many([states])[0]
+
+    def values_many(self, groups: Sequence[Sequence[Any]]) -> list[list[float]]:
+        """The choice probabilities of several votes, their prompts scored in one call where the model can.
+
+        Groups of the same size share a call (the numbers scored are the same).
+        """
+        result: list[list[float] | None] = [None] * len(groups)
+        sizes = sorted({len(group) for group in groups})
+        for size in sizes:
+            members = [i for i, group in enumerate(groups) if len(group) == size]
+            prompts = [self.prompt(groups[i]) for i in members]
+            for prompt in prompts:
+                check_fits(self.model, prompt, 1, "vote prompt")
+            for i, row in zip(members, number_probabilities(self.model, prompts, size)):
+                result[i] = row
+        return [row if row is not None else [] for row in result]
+
+
+def _check_votable(task: Any) -> None:
+    if not callable(getattr(task, "vote_prompt", None)):
+        raise InputError(f"task {task.name} has no vote prompt, so it cannot be valued by votes")
+
+
+class VoteEvaluator:
+    """A thought generator and a voter behind the Evaluator interface; values are vote shares, cached.
+
+    `evaluate_many(states)` holds one vote among the states; `evaluate(state)` one among the state and
+    the siblings it was generated with (a state with none is the only choice: 1, with no model call).
+    A finished state of a task that can verify answers is valued exactly (1 for a goal, else 0).
+    """
+
+    def __init__(self, task: Task[Any, Any], generator: Any, voter: SampledVote | OnePassVote, meter: Meter | None = None):
+        self.task, self.generator, self.voter = task, generator, voter
+        self.model = voter.model
+        self.meter = meter if meter is not None else Meter()
+        self.cache: dict[Hashable, float] = {}
+        self.groups: dict[Hashable, tuple[Any, ...]] = {}
+        self.name = f"{generator.name}+{voter.name}"
+
+    def prior(self, state: Any) -> list[Candidate[Any]]:
+        candidates: list[Candidate[Any]] = self.generator(state)
+        siblings = tuple(self.task.result(state, candidate.action) for candidate in candidates)
+        for child in siblings:
+            self.groups.setdefault(self.task.key(child), siblings)
+        return candidates
+
+    def _exact(self, state: Any) -> float | None:
+        if self.task.is_goal(state):
+            return 1.0
+        if self.task.is_terminal(state) and not is_open_ended(self.task):
+            return 0.0
+        return None
+
+    def evaluate(self, state: Any) -> float:
+        exact = self._exact(state)
+        if exact is not None:
+            return exact
+        key = self.task.key(state)
+        if key in self.cache:
+            self.meter.cache_hits += 1
+            return self.cache[key]
+        group = [s for s in self.groups.get(key, (state,)) if self._exact(s) is None]
+        if not any(self.task.key(s) == key for s in group):
+            group.append(state)
+        self._vote(group)
+        return self.cache[key]
+
+    def evaluate_many(self, states: Sequence[Any]) -> list[float]:
+        """One vote among the distinct states of `states` that are not valued exactly (none if all are cached)."""
+        distinct: dict[Hashable, Any] = {}
+        for state in states:
+            if self._exact(state) is None:
+                distinct.setdefault(self.task.key(state), state)
+        if any(key not in self.cache for key in distinct):
+            self._vote(list(distinct.values()))
+        else:
+            self.meter.cache_hits += len(distinct)
+        values = []
+        for state in states:
+            exact = self._exact(state)
+            values.append(exact if exact is not None else self.cache[self.task.key(state)])
+        return values
+
+    def _vote(self, group: Sequence[Any]) -> None:
+        if len(group) == 1:
+            values = [1.0]
+        else:
+            values = self.voter.values(group)
+        for state, value in zip(group, values):
+            self.cache[self.task.key(state)] = value if math.isfinite(value) else 0.0
