@@ -155,11 +155,14 @@ def plot(work: Path, records: Sequence[Record], prefix: str) -> list[Path]:
         values = [searches.get((protocol, f"learned gen {n}"), {}).get("solved") for n in numbers]
         puzzles = max((searches[(protocol, n)]["puzzles"] for p, n in searches if p == protocol), default=1)
         right.plot(numbers, [None if v is None else 100 * v / puzzles for v in values], "o-", label=f"{protocol}, learned")
-        for baseline in ("labels", "uniform"):
+        for baseline, colour in (("labels", "tab:red"), ("uniform", "tab:gray")):
             found = searches.get((protocol, baseline))
             if found:
-                right.axhline(100 * found["solved"] / found["puzzles"], linestyle="--", linewidth=1,
+                right.axhline(100 * found["solved"] / found["puzzles"], color=colour, linestyle="--", linewidth=1,
                               label=f"{protocol}, {baseline}")
+    for axis in (left, right):  # whole generations only, with room either side of a single one
+        axis.set_xticks(numbers)
+        axis.set_xlim(min(numbers, default=1) - 0.5, max(numbers, default=1) + 0.5)
     right.set_xlabel("generation")
     right.set_ylabel("% of rows 900-999 solved")
     right.set_ylim(-2, 102)
