@@ -138,12 +138,21 @@ def outcome(result: Result) -> Text:
     """One line on how the search ended: the answer, or why there is none (a complete search proves it)."""
     if result.solved and result.answer is not None:
         return Text(result.answer.text, style="bold green")
-    if result.answer is not None:  # a goal the task could not verify (a crossword grid that is not the gold one)
-        return Text(f"{result.answer.text}\n{result.answer.detail}", style="bold yellow")
+    if result.answer is not None:  # an answer the task could not verify (a crossword grid that is not the gold one)
+        shown = Text(f"{result.answer.text}\n{result.answer.detail}", style="bold yellow")
+        if result.stop_reason == "exhausted":  # and whether the search could have found a verified one
+            shown.append("\n")
+            shown.append_text(_why_none(result))
+        return shown
     if result.stop_reason == "interrupted":
         return Text("interrupted: no solution found yet", style="bold yellow")
     if result.stop_reason != "exhausted":
         return Text(f"no solution found within budget: the {result.stop_reason} budget ran out", style="bold red")
+    return _why_none(result)
+
+
+def _why_none(result: Result) -> Text:
+    """Why an exhausted search has no verified answer: a complete search proves none exists, any other does not."""
     if not any(node.goal for node in result.tree) and result.tree.complete():
         return Text("no solution: the search tried every possible step, so none exists", style="bold red")
     return Text(f"no solution found: {result.strategy} ended without trying every step", style="bold red")
