@@ -291,6 +291,18 @@ def test_the_learned_valuer_values_a_batch_in_one_call_and_guides_a_search(tmp_p
     assert max(model.batches) > 1  # BFS valued each beam's candidates together
 
 
+def test_with_a_value_the_fast_preset_ranks_steps_by_it_unless_told_otherwise(tmp_path: Path) -> None:
+    path = tmp_path / "v.tot"
+    small_value().save(path)
+    ranked = tot.solve(Spell("cab"), "", model=ScriptedFeatures(), value=path, budget=Budget(max_nodes=20))
+    assert ranked.config["generator"] == "values" and ranked.config["evaluator"] == "learned"
+    told = tot.solve(Spell("cab"), "", model=ScriptedFeatures(), value=path, generator="all", budget=Budget(max_nodes=20))
+    assert told.config["generator"] == "all"
+    paper = tot.solve(Spell("cab"), "", preset="paper", model=ScriptedFeatures(), value=path, generator="all",
+                      budget=Budget(max_nodes=20))
+    assert paper.config["generator"] == "all" and paper.config["evaluator"] == "learned"
+
+
 def test_a_value_file_for_another_task_prompt_or_model_is_refused(tmp_path: Path) -> None:
     task, model = Spell("cab"), ScriptedFeatures()
     with pytest.raises(InputError, match="learned for task 'game24', not 'spell'"):

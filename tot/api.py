@@ -302,7 +302,8 @@ def solve(
     strategy `options` (e.g. `breadth=5`) override them. The default model is loaded
     on first use unless `model` is given or no model is needed; `server` uses the model
     of an OpenAI-compatible server instead and `chat` the model's chat template (see `load_model`).
-    `value` (a file made by `tot learn`, or a loaded `ValueFile`) makes the default valuer `learned`.
+    `value` (a file made by `tot learn`, or a loaded `ValueFile`) makes the default valuer `learned`, and where
+    the preset ranks steps by the model (`fast`), ranks them by the learned values of the states they lead to.
     """
     from tot import strategies
 
@@ -317,6 +318,8 @@ def solve(
     if chosen.seconds is not None and budget.max_seconds is None and budget.max_nodes is None:
         budget = replace(budget, max_seconds=chosen.seconds)
     strategy = strategy or chosen.strategy
+    if value is not None and valuer is None and generator is None and chosen.generator == "enumerate":
+        generator = "values"  # a learned value also ranks the steps: the value of the state each leads to
     generator = generator or chosen.generator
     valuer = valuer or ("learned" if value is not None else chosen.valuer)
     run = strategies.get(strategy)

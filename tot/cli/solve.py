@@ -67,7 +67,8 @@ def solve(
     ] = None,
     value: Annotated[
         Optional[str], typer.Option("--value", help="A value file made by `tot learn`: state values from the model's "
-                                    "hidden states (the evaluator becomes learned unless --evaluator says otherwise).")
+                                    "hidden states (the evaluator becomes learned unless --evaluator says otherwise; with the fast "
+                                    "preset and no --generator, the steps are ranked by the learned values too: --generator values).")
     ] = None,
     breadth: Annotated[Optional[int], typer.Option(help="BFS beam width b.")] = None,
     backtrack: Annotated[
