@@ -135,7 +135,8 @@ def usage_table(usage: Usage) -> Table:
 
 
 def outcome(result: Result) -> Text:
-    """One line on how the search ended: the answer, or why there is none (a complete search proves it)."""
+    """How the search ended: the answer (with why, where the task could not verify it), or why there is none (a
+    complete search proves it)."""
     if result.solved and result.answer is not None:
         return Text(result.answer.text, style="bold green")
     if result.answer is not None:  # an answer the task could not verify (a crossword grid that is not the gold one)
