@@ -117,7 +117,14 @@ def server_command(port: int, *extra: str) -> list[str]:
 def llama_cpp_server(*extra: str) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on the default model, on a free port of 127.0.0.1; yields its URL."""
     port = free_port()
-    process = subprocess.Popen(server_command(port, *extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with serving(server_command(port, *extra), port) as url:
+        yield url
+
+
+@contextmanager
+def serving(command: list[str], port: int) -> Iterator[str]:
+    """Run the server `command` (listening on 127.0.0.1:`port`) until the block ends; yields its URL once ready."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process)
@@ -155,18 +162,8 @@ def llama_server_command(binary: str, port: int, *extra: str) -> list[str]:
 def llama_server(binary: str, *extra: str) -> Iterator[str]:
     """llama.cpp's llama-server on the default model, on a free port of 127.0.0.1; yields its URL."""
     port = free_port()
-    process = subprocess.Popen(llama_server_command(binary, port, *extra), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, process)
+    with serving(llama_server_command(binary, port, *extra), port) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def gguf_with_chat_template(source: Path, target: Path, template: str) -> Path:
