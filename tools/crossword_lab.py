@@ -17,6 +17,8 @@ from tot.core import Budget, Meter
 from tot.strategies.dfs import dfs
 from tot.tasks import crosswords as cw
 
+from crossword_ranker import penalised_loglik  # tools/ is on the path when a tool runs
+
 CACHE = Path(".cache/crosswords")
 PAPER = list(range(0, 100, 5))
 SECOND = list(range(2, 100, 5))
@@ -315,40 +317,23 @@ def training_rows(puzzles: list[int], names: list[str] = FEATURES) -> list[tuple
     return rows
 
 
-def _objective(rows: list[tuple[Any, int]], theta: Any, l2: float, derivatives: bool) -> tuple[float, Any, Any]:
-    k = len(theta)
-    ll, grad, hess = -0.5 * l2 * float(theta @ theta), -l2 * theta, -l2 * np.eye(k)
-    for F, g in rows:
-        z = F @ theta.astype(np.float32)
-        top = z.max()
-        e = np.exp(z - top)
-        total = e.sum()
-        ll += float(z[g] - top - np.log(total))
-        if derivatives:
-            p = e / total
-            mean = p @ F
-            grad += F[g] - mean
-            hess -= (F * p[:, None]).T @ F - np.outer(mean, mean)
-    return ll, grad, hess
-
-
 def fit(rows: list[tuple[Any, int]], l2: float = 1.0, iterations: int = 25, start: Any = None) -> Any:
     """Damped Newton on the conditional logit: maximise sum log softmax(F theta)[gold] - l2/2 |theta|^2."""
     k = rows[0][0].shape[1]
     theta = np.zeros(k) if start is None else np.array(start, dtype=float)
-    ll, grad, hess = _objective(rows, theta, l2, True)
+    ll, grad, hess = penalised_loglik(rows, theta, l2, True)
     for it in range(iterations):
         step = -np.linalg.solve(hess, grad)
         t = 1.0
         while t > 1e-4:
             trial = theta + t * step
-            new, _, _ = _objective(rows, trial, l2, False)
+            new, _, _ = penalised_loglik(rows, trial, l2, False)
             if new >= ll:
                 break
             t /= 2
         theta = trial
         improved = new - ll
-        ll, grad, hess = _objective(rows, theta, l2, True)
+        ll, grad, hess = penalised_loglik(rows, theta, l2, True)
         if improved < 1e-4:
             break
     return theta

@@ -56,7 +56,8 @@ def training_rows(cache: Path, lexicon: Lexicon, names: tuple[str, ...], puzzles
     return rows
 
 
-def _objective(rows: Rows, weights: Any, l2: float, derivatives: bool) -> tuple[float, Any, Any]:
+def penalised_loglik(rows: Rows, weights: Any, l2: float, derivatives: bool) -> tuple[float, Any, Any]:
+    """The conditional log-likelihood of the gold words minus l2/2 |weights|^2; its gradient and Hessian if asked."""
     k = len(weights)
     ll, grad, hess = -0.5 * l2 * float(weights @ weights), -l2 * weights, -l2 * np.eye(k)
     w32 = weights.astype(np.float32)
@@ -77,20 +78,20 @@ def _objective(rows: Rows, weights: Any, l2: float, derivatives: bool) -> tuple[
 def fit(rows: Rows, *, l2: float = 1.0, iterations: int = 30) -> Any:
     """Damped Newton steps on the penalised conditional log-likelihood (concave: one optimum)."""
     weights = np.zeros(rows[0][0].shape[1])
-    ll, grad, hess = _objective(rows, weights, l2, True)
+    ll, grad, hess = penalised_loglik(rows, weights, l2, True)
     for _ in range(iterations):
         step = -np.linalg.solve(hess, grad)
         t, trial, new = 1.0, weights, ll
         while t > 1e-4:
             trial = weights + t * step
-            new, _, _ = _objective(rows, trial, l2, False)
+            new, _, _ = penalised_loglik(rows, trial, l2, False)
             if new >= ll:
                 break
             t /= 2
         if new < ll:
             break
         weights, gained = trial, new - ll
-        ll, grad, hess = _objective(rows, weights, l2, True)
+        ll, grad, hess = penalised_loglik(rows, weights, l2, True)
         if gained < 1e-4:
             break
     return weights
