@@ -4,7 +4,12 @@ grammars of token ids: teacher-forced scoring, and whole word lists.
 `forced`: a continuation's own tokens (tokenized apart from the prompt, as the llama backend tokenizes
 them) generated after the prompt under a grammar of token ids (`root ::= <[id1]> <[id2]> ...`), each
 one's log-probability read from the answer; the server's prompt cache keeps the prompt evaluated, so
-a request costs about one token per continuation token.
+a request costs about one token per continuation token. The path's tokens also get a `logit_bias` of
++`FORCE_BIAS`: llama-server first samples without the grammar and checks only the token it picked, and it
+runs the grammar over the whole 262k-token vocabulary (one thread, slot after slot) only when that pick is
+wrong; with the bias the pick is the forced token whenever the forced token is the likeliest of the path's
+tokens. The log-probabilities it reports are taken before the bias and the grammar, so they do not change
+(the same to 5 decimals on an 18-token path); fast-preset solves took 22-42% less time (rows 900-905).
 
 `forced_many`: many continuations after one prompt with fewer requests. Each forced token's answer
 also lists the `TOP_K` likeliest tokens at its position, so one forced path gives the next-token
@@ -54,6 +59,7 @@ class ServerModel(Protocol):
     def garbage(self, what: object) -> ModelError: ...
     def next_token_ids(self, prompt: str | list[Any], k: int) -> dict[int, float] | None: ...
 
+FORCE_BIAS = 100.0  # on the path's tokens: the sampler's own pick is then mostly the forced token (see the module)
 MANY_K = 1000  # likeliest tokens asked for per position (llama-server allows any number)
 SEPARATOR = "\n"
 
@@ -127,7 +133,7 @@ def _force(model: ServerModel, head: str, path: tuple[int, ...], k: int) -> tupl
     and the usage; None where the server did not (no log-probabilities, or other tokens: a grammar ignored)."""
     grammar = "root ::= " + " ".join(f"<[{token}]>" for token in path)
     body = {"prompt": head, "max_tokens": len(path), "temperature": 0.0, "logprobs": k, "grammar": grammar,
-            "cache_prompt": True}
+            "cache_prompt": True, "logit_bias": [[token, FORCE_BIAS] for token in sorted(set(path))]}
     choice, usage = model.completion(body)
     if choice.get("logprobs") is None:
         return None
