@@ -28,7 +28,8 @@ def token_logprob(token: int) -> float:
 
 def llama_server_reply(path: str, body: dict[str, Any], *, grammar: bool = True) -> Any:
     """Like llama-server: `/tokenize` (one token per character, its code point), `echo` and `prompt_logprobs`
-    ignored, log-probabilities in the `content` list form; a grammar of token ids is followed."""
+    ignored, log-probabilities in the `content` list form; a grammar of token ids is followed, else a token with a
+    positive `logit_bias` is generated."""
     if path == "/tokenize":
         if body.get("with_pieces"):
             return {"tokens": [{"id": ord(c), "piece": c} for c in body["content"]]}
@@ -38,7 +39,8 @@ def llama_server_reply(path: str, body: dict[str, Any], *, grammar: bool = True)
     rules = body.get("grammar", "") if grammar else ""
     literal = re.fullmatch(r'root ::= "(.*)"', rules)
     ids = [ord(c) for c in literal.group(1)] if literal else [int(i) for i in re.findall(r"<\[(\d+)\]>", rules)]
-    ids = ids or [ord("x")] * body["max_tokens"]
+    biased = [token for token, bias in body.get("logit_bias", []) if bias > 0]
+    ids = ids or biased[:1] * body["max_tokens"] or [ord("x")] * body["max_tokens"]
     content = [
         {"id": i, "token": chr(i), "logprob": token_logprob(i),
          "top_logprobs": [{"id": ord(t[-1]), "token": t, "logprob": v} for t, v in TOP]}
@@ -130,39 +132,48 @@ def test_solve_reports_the_bounds_in_its_usage() -> None:
 # ---- teacher forcing ------------------------------------------------------------------------
 
 
+def consistent(path: str, body: dict[str, Any]) -> Any:
+    """`llama_server_reply` whose likeliest tokens everywhere are a..j, valued as `token_logprob` says."""
+    answer = llama_server_reply(path, body)
+    found = answer.get("choices", [{}])[0].get("logprobs") if isinstance(answer, dict) else None
+    for item in (found or {}).get("content", []):
+        item["top_logprobs"] = [{"id": i, "token": chr(i), "logprob": token_logprob(i)} for i in range(97, 107)]
+    return answer
+
+
 def test_a_server_without_prompt_logprobs_is_teacher_forced() -> None:
-    with FakeServer(llama_server_reply) as server:
+    with FakeServer(consistent) as server:
         model = connect(server.url)
         scores = model.score_continuations("abc", ["de", "f", "", "de"])
-        forced = [body for path, body in server.requests if path == "/v1/completions" and "grammar" in body]
+        asked = [body for path, body in server.requests if path == "/v1/completions"]
         tokenized = [body["content"] for path, body in server.requests if path == "/tokenize"]
     expected = token_logprob(ord("d")) + token_logprob(ord("e"))
     assert scores == pytest.approx([expected, token_logprob(ord("f")), 0.0, expected])
     assert model.scoring == "forced"
     assert sorted(tokenized) == ["de", "f"]  # each continuation tokenized once
-    assert forced[-1]["prompt"] == "abc" and forced[-1]["max_tokens"] == len(re.findall(r"<\[", forced[-1]["grammar"]))
-    assert model.meter.prompt_tokens_evaluated == model.meter.prompt_tokens - 2 * len(forced)  # 2 cached per request
+    # "de" forced under a grammar finds out how the server scores (after echo and prompt_logprobs were ignored);
+    # then one request per inner node of the trie of d-e and f: its root and "d"
+    probe = next(i for i, body in enumerate(asked) if "grammar" in body)
+    assert asked[probe]["grammar"] == "root ::= <[100]> <[101]>" and asked[probe]["max_tokens"] == 2
+    assert [body["prompt"] for body in asked[probe + 1:]] == ["abc", ["abc", ord("d")]]
+    assert all("grammar" not in body and body["max_tokens"] == 1 for body in asked[probe + 1:])
+    assert model.meter.prompt_tokens_evaluated == model.meter.prompt_tokens - 2 * len(asked[probe:])  # 2 cached each
 
 
-def test_continuations_sharing_prefixes_are_forced_along_a_few_paths_with_the_same_scores() -> None:
-    def consistent(path: str, body: dict[str, Any]) -> Any:  # the likeliest at every position: a..j, as token_logprob says
-        answer = llama_server_reply(path, body)
-        found = answer.get("choices", [{}])[0].get("logprobs") if isinstance(answer, dict) else None
-        for item in (found or {}).get("content", []):
-            item["top_logprobs"] = [{"id": i, "token": chr(i), "logprob": token_logprob(i)} for i in range(97, 107)]
-        return answer
-
+def test_continuations_sharing_prefixes_are_read_off_their_trie_with_the_same_scores() -> None:
     steps = ["ab", "ac", "adz", "b", "az", "ab"]
     with FakeServer(consistent) as server:
         model = connect(server.url)
         model.score_continuations("p", ["x"])  # finds teacher forcing
         before = len(server.requests)
         scores = model.score_continuations("p", steps)
-        forced = [body["grammar"] for path, body in server.requests[before:] if path == "/v1/completions"]
+        asked = [body for path, body in server.requests[before:] if path == "/v1/completions"]
     assert scores == pytest.approx([sum(token_logprob(ord(c)) for c in step) for step in steps])
-    # "adz" passes through every inner node but "a", "ad"; "ab" is read off it; z is not among the likeliest after
-    # "a", so "az" is forced alone: 2 requests for 5 different steps
-    assert forced == ["root ::= <[97]> <[100]> <[122]>", "root ::= <[97]> <[122]>"]
+    # one request per inner node: the root, "a", "ad"; z is not among the likeliest after "a" or "ad": forced alone
+    walked = [body["prompt"] for body in asked if "logit_bias" not in body]
+    assert walked == ["p", ["p", 97], ["p", 97, 100]]
+    forced = sorted((body["prompt"], body["logit_bias"]) for body in asked if "logit_bias" in body)
+    assert forced == [(["p", 97], [[122, 100.0]]), (["p", 97, 100], [[122, 100.0]])]
 
 
 def test_a_server_that_ignores_the_grammar_cannot_score_and_says_what_to_use() -> None:

@@ -9,16 +9,18 @@ a request costs about one token per continuation token. The path's tokens also g
 runs the grammar over the whole 262k-token vocabulary (one thread, slot after slot) only when that pick is
 wrong; with the bias the pick is the forced token whenever the forced token is the likeliest of the path's
 tokens. The log-probabilities it reports are taken before the bias and the grammar, so they do not change
-(the same to 5 decimals on an 18-token path); fast-preset solves took 22-42% less time (rows 900-905).
+(the same to 5 decimals on an 18-token path).
 
-`forced_many`: many continuations after one prompt with fewer requests. Each forced token's answer
-also lists the `TOP_K` likeliest tokens at its position, so one forced path gives the next-token
-log-probabilities at every prefix along it. The continuations' token sequences form a trie; a few
-paths that pass through every inner node of it are forced (the longest first), and each
-continuation's tokens are read off the lists of its prefixes. A token not among the likeliest at its
-prefix has its continuation forced alone. Exact (the same log-probabilities as forcing each
-continuation), in about half the requests and tokens on the Game of 24's steps (`a op b`: the steps
-sharing `a op` share one path).
+`forced_many`: many continuations after one prompt, walking their token trie depth by depth instead of
+forcing each. One request per inner node of the trie (the prompt followed by the node's token ids, which
+the server's prompt cache makes about one new token) gives the `WALK_K` likeliest next tokens, and each
+continuation's tokens are read off the lists of its prefixes; the nodes of one depth go concurrently. A
+token not among the likeliest at its prefix is forced alone: one request with `logit_bias` +`FORCE_BIAS`
+on it and one generated token, whose reported log-probability is taken before the bias. Exact: the same
+log-probabilities as forcing each continuation, up to the server's rounding (which depends on how many
+rows its batches hold). On the fast preset's Game of 24 steps (`a op b`, about
+5 tokens, 30 steps sharing prefixes) it takes about 18 requests of one new token each, a round per depth,
+where forcing covering paths took 16 requests generating 5 tokens each.
 
 `score_many`: a whole word list scored after one prompt in 1 + `expand` requests, as
 `tot.models.llama.LlamaModel.score_many` estimates it locally.
@@ -42,7 +44,7 @@ from typing import Any, Protocol, TypeVar
 
 from tot.errors import ModelError
 from tot.models import logprobs
-from tot.models.wire import TOP_K, Json, ServerRefused
+from tot.models.wire import Json, ServerRefused
 
 T = TypeVar("T")
 
@@ -59,7 +61,8 @@ class ServerModel(Protocol):
     def garbage(self, what: object) -> ModelError: ...
     def next_token_ids(self, prompt: str | list[Any], k: int) -> dict[int, float] | None: ...
 
-FORCE_BIAS = 100.0  # on the path's tokens: the sampler's own pick is then mostly the forced token (see the module)
+FORCE_BIAS = 100.0  # on forced tokens: the sampler's own pick is then mostly the forced token (see the module)
+WALK_K = 100  # likeliest next tokens asked for at each inner node of a trie of continuations
 MANY_K = 1000  # likeliest tokens asked for per position (llama-server allows any number)
 SEPARATOR = "\n"
 
@@ -86,85 +89,68 @@ def score_many(model: ServerModel, head: str, continuations: Sequence[str], *, e
 
 
 def forced_many(model: ServerModel, head: str, continuations: Sequence[str]) -> list[float]:
-    """Each continuation's log-probability after `head` by teacher forcing along a few covering paths (see the module)."""
+    """Each continuation's log-probability after `head`, by walking their token trie (see the module)."""
     paths = [tuple(ids) for ids in tokenize_many(model, continuations)]
-    chosen = cover(paths)
-    answers = model.parallel(lambda path: _forced_path(model, head, path, TOP_K), chosen)
-    known: dict[tuple[int, ...], dict[int, float]] = {}  # prefix -> next-token log-probabilities
-    for path, (steps, _) in zip(chosen, answers):
-        for depth, step in enumerate(steps):
-            known.setdefault(path[:depth], step)
-    usages = [usage for _, usage in answers]
-    lonely = [p for p in dict.fromkeys(paths) if p and _total(p, known) is None]
-    for path, (steps, usage) in zip(lonely, model.parallel(lambda path: _forced_path(model, head, path, 1), lonely)):
+    known: dict[tuple[int, ...], dict[int, float]] = {}  # inner node (a prefix) -> next-token log-probabilities
+    usages: list[Json] = []
+    for depth in range(max(map(len, paths), default=0)):
+        nodes = sorted({p[:depth] for p in paths if len(p) > depth})
+        for node, (likeliest, usage) in zip(nodes, model.parallel(lambda node: _likeliest(model, head, node), nodes)):
+            known[node] = likeliest
+            usages.append(usage)
+    missing = sorted({(p[:depth], token) for p in paths for depth, token in enumerate(p) if token not in known[p[:depth]]})
+    for (node, token), (value, usage) in zip(missing, model.parallel(lambda pair: _force_one(model, head, *pair), missing)):
+        known[node][token] = value
         usages.append(usage)
-        for depth, step in enumerate(steps):
-            values = known.setdefault(path[:depth], {})
-            values.update({token: value for token, value in step.items() if token not in values})
     model.count(usages)
-    return [_total(p, known) or 0.0 for p in paths]  # every token is known now (an empty path: 0)
+    return [sum(known[p[:depth]][token] for depth, token in enumerate(p)) for p in paths]
 
 
-def cover(paths: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
-    """Paths among `paths`, longest first, that pass through every proper prefix (inner node) of every path."""
-    inner = {p[:depth] for p in paths for depth in range(len(p))}
-    chosen = []
-    for path in sorted(set(paths), key=lambda p: (-len(p), p)):
-        along = {path[:depth] for depth in range(len(path))}
-        if along & inner:
-            chosen.append(path)
-            inner -= along
-    return chosen
-
-
-def _total(path: tuple[int, ...], known: dict[tuple[int, ...], dict[int, float]]) -> float | None:
-    """The summed log-probabilities of `path`'s tokens read off `known`; None where one is not there."""
-    total = 0.0
-    for depth, token in enumerate(path):
-        value = known.get(path[:depth], {}).get(token)
-        if value is None:
-            return None
-        total += value
-    return total
-
-
-def _force(model: ServerModel, head: str, path: tuple[int, ...], k: int) -> tuple[list[dict[int, float]], Json] | None:
-    """Force `path` after `head`: at each position the `k` likeliest tokens' log-probabilities and the forced one's,
-    and the usage; None where the server did not (no log-probabilities, or other tokens: a grammar ignored)."""
-    grammar = "root ::= " + " ".join(f"<[{token}]>" for token in path)
-    body = {"prompt": head, "max_tokens": len(path), "temperature": 0.0, "logprobs": k, "grammar": grammar,
-            "cache_prompt": True, "logit_bias": [[token, FORCE_BIAS] for token in sorted(set(path))]}
+def _likeliest(model: ServerModel, head: str, node: tuple[int, ...]) -> tuple[dict[int, float], Json]:
+    """The `WALK_K` likeliest tokens after `head` and `node`'s token ids, and the request's usage."""
+    body = {"prompt": [head, *node] if node else head, "max_tokens": 1, "temperature": 0.0, "logprobs": WALK_K,
+            "cache_prompt": True}
     choice, usage = model.completion(body)
-    if choice.get("logprobs") is None:
-        return None
     try:
-        content = choice["logprobs"]["content"]
-        steps = [{**logprobs.next_token_ids({"content": [item]}), int(item["id"]): float(item["logprob"])}
-                 for item in content]
-    except (KeyError, TypeError, ValueError, logprobs.UnknownForm):
-        return None
-    if [int(item["id"]) for item in content] != list(path):
-        return None
-    return steps, usage
+        found = logprobs.next_token_ids(choice.get("logprobs"))
+    except logprobs.UnknownForm:
+        found = {}
+    if not found:
+        raise model.garbage(f"an answer without the likeliest next tokens after {len(node)} forced tokens")
+    return found, usage
 
 
-def _forced_path(model: ServerModel, head: str, path: tuple[int, ...], k: int) -> tuple[list[dict[int, float]], Json]:
-    """`_force` on a server known to force: an answer without what it asked for is garbage."""
-    found = _force(model, head, path, k)
-    if found is None:
-        raise model.garbage(f"an answer without the log-probabilities of the forced tokens {list(path)}")
-    return found
+def _force_one(model: ServerModel, head: str, node: tuple[int, ...], token: int) -> tuple[float, Json]:
+    """`token`'s log-probability after `head` and `node`: generated under `logit_bias`, read before the bias."""
+    body = {"prompt": [head, *node] if node else head, "max_tokens": 1, "temperature": 0.0, "logprobs": 1,
+            "cache_prompt": True, "logit_bias": [[token, FORCE_BIAS]]}
+    choice, usage = model.completion(body)
+    try:
+        item = choice["logprobs"]["content"][0]
+        if int(item["id"]) == token:
+            return float(item["logprob"]), usage
+    except (KeyError, IndexError, TypeError, ValueError):
+        pass
+    raise model.garbage(f"an answer without the log-probability of the forced token {token}")
 
 
 def forced(model: ServerModel, head: str, continuation: str) -> tuple[float, Json] | None:
-    """The log-probability of `continuation` after `head` by teacher forcing, and the request's usage; None where the
-    server cannot (no `/tokenize`, a grammar ignored, no log-probabilities of generated tokens)."""
-    ids = tokens(model, continuation)
-    found = None if ids is None else _force(model, head, tuple(ids), 1)
-    if ids is None or found is None:
+    """The log-probability of `continuation` after `head` by teacher forcing (a grammar of its token ids), and the
+    request's usage; None where the server cannot (no `/tokenize`, a grammar ignored, no log-probabilities)."""
+    path = tokens(model, continuation)
+    if path is None:
         return None
-    steps, usage = found
-    return sum(step[token] for step, token in zip(steps, ids)), usage
+    grammar = "root ::= " + " ".join(f"<[{token}]>" for token in path)
+    body = {"prompt": head, "max_tokens": len(path), "temperature": 0.0, "logprobs": 1, "grammar": grammar,
+            "cache_prompt": True, "logit_bias": [[token, FORCE_BIAS] for token in sorted(set(path))]}
+    choice, usage = model.completion(body)
+    try:
+        content = choice["logprobs"]["content"]
+        if [int(item["id"]) for item in content] == path:
+            return sum(float(item["logprob"]) for item in content), usage
+    except (KeyError, TypeError, ValueError):
+        pass
+    return None
 
 
 def tokens(model: ServerModel, text: str) -> list[int] | None:
