@@ -384,6 +384,9 @@ def test_the_metrics_say_whether_the_objective_ranks_the_gold_grid_above_the_gri
         graded = task.metrics("0", " ".join(wrong))
         assert graded["game"] == 0.0 and graded[verdict] == 1.0 and graded["gold_missing"] == 0.0
         assert task.metrics("0", " ".join(gold0[:5]))["gold_wins"] == 0.0  # the gold grid itself: no verdict
+    # a search with another evaluator (here the model-free one) on the same task object: no verdict from old scores
+    api.make_evaluator(task, None, generator="all", valuer="uniform")
+    assert set(task.metrics("0", " ".join(wrong))) == {"letters", "words", "game"}
 
 
 def test_the_terminal_says_a_grid_that_is_not_the_gold_grid_is_not_verified_and_what_was_scored() -> None:

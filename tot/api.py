@@ -194,6 +194,9 @@ def make_evaluator(
     needs_model = generator not in ("all", "values") or valuer in MODEL_VALUERS
     if needs_model and model is None:
         raise InputError(f"generator {generator!r} with evaluator {valuer!r} needs a model")
+    forget = getattr(task, "forget_evaluator", None)  # a task whose metrics read its own evaluator's scores
+    if callable(forget):
+        forget()  # ... reads them only for a search that used that evaluator (set again below)
     if "task" in (generator, valuer):
         own = getattr(task, "model_evaluator", None)
         if own is None:

@@ -184,6 +184,11 @@ class MiniCrossword:
         grid = " ".join(board.rows())
         return {"grid": grid} if puzzle_index(puzzle) is None else {"grid": grid, "metrics": metrics(puzzle, board)}
 
+    def forget_evaluator(self) -> None:
+        """Forget the clue scores of the last evaluator made here (`tot.api.make_evaluator` calls this before it
+        makes any evaluator), so a later search with another evaluator gets no diagnostic from them."""
+        self._scorer = None
+
     def model_evaluator(self, model: Model | None, *, generator: str = "task", valuer: str = "task") -> Any:
         """This task's own evaluator (`generator`/`valuer` "task"), optionally mixed with `all` and `uniform`:
         see `tot.tasks.crosswords.search`."""
