@@ -18,9 +18,9 @@ continuation's tokens are read off the lists of its prefixes; the nodes of one d
 token not among the likeliest at its prefix is forced alone: one request with `logit_bias` +`FORCE_BIAS`
 on it and one generated token, whose reported log-probability is taken before the bias. Exact: the same
 log-probabilities as forcing each continuation, up to the server's rounding (which depends on how many
-rows its batches hold). On the fast preset's Game of 24 steps (`a op b`, about
-5 tokens, 30 steps sharing prefixes) it takes about 18 requests of one new token each, a round per depth,
-where forcing covering paths took 16 requests generating 5 tokens each.
+rows its batches hold). The 30 steps of a 4-number Game of 24 state (`a op b`, 135 tokens, a trie of 35
+inner nodes, 5 deep) take 35 requests of about one new token each, in 5 rounds. (Walking a few subtrees
+depth first at once instead, so that each request would extend the one before, measured twice as slow.)
 
 `score_many`: a whole word list scored after one prompt in 1 + `expand` requests, as
 `tot.models.llama.LlamaModel.score_many` estimates it locally.

@@ -401,8 +401,8 @@ class ServerModel:
         return ModelError(f"the server at {self.url} answered log-probabilities in a form tot does not read: {unknown}")
 
     def _scores(self, head: str, continuations: Sequence[str]) -> list[float]:
-        """Each continuation's log-probability after `head`: one request each, concurrently (teacher
-        forcing: along a few covering paths, `llama_server.forced_many`).
+        """Each continuation's log-probability after `head`: one request each, concurrently (on a server that
+        is teacher forced, one request per inner node of their token trie: `llama_server.forced_many`).
 
         Until the server's way of scoring is known (`scoring`), the first continuation goes
         alone: its request finds it.
