@@ -38,7 +38,9 @@ def llama_server_reply(path: str, body: dict[str, Any], *, grammar: bool = True)
         return 501, {"error": {"code": 501, "message": "This server does not support embeddings. Start it with `--embeddings`"}}
     rules = body.get("grammar", "") if grammar else ""
     literal = re.fullmatch(r'root ::= "(.*)"', rules)
-    ids = [ord(c) for c in literal.group(1)] if literal else [int(i) for i in re.findall(r"<\[(\d+)\]>", rules)]
+    root, _, last = rules.partition("\nlast ::= ")  # `last`: a choice of tokens after the root's; the first is taken
+    ids = [ord(c) for c in literal.group(1)] if literal else [int(i) for i in re.findall(r"<\[(\d+)\]>", root)]
+    ids += [int(i) for i in re.findall(r"<\[(\d+)\]>", last)][:1]
     biased = [token for token, bias in body.get("logit_bias", []) if bias > 0]
     ids = ids or biased[:1] * body["max_tokens"] or [ord("x")] * body["max_tokens"]
     content = [
@@ -174,6 +176,20 @@ def test_continuations_sharing_prefixes_are_read_off_their_trie_with_the_same_sc
     assert walked == ["p", ["p", 97], ["p", 97, 100]]
     forced = sorted((body["prompt"], body["logit_bias"]) for body in asked if "logit_bias" in body)
     assert forced == [(["p", 97], [[122, 100.0]]), (["p", 97, 100], [[122, 100.0]])]
+
+
+def test_a_node_with_one_child_is_walked_through_in_the_same_request() -> None:
+    steps = ["abcd", "abce", "abf", "ag"]  # a -> b -> c: "a" has two children, "ab" two, "abc" two; "" one (a)
+    with FakeServer(consistent) as server:
+        model = connect(server.url)
+        model.score_continuations("p", ["x"])  # finds teacher forcing
+        before = len(server.requests)
+        scores = model.score_continuations("p", steps)
+        asked = [body for path, body in server.requests[before:] if path == "/v1/completions"]
+    assert scores == pytest.approx([sum(token_logprob(ord(c)) for c in step) for step in steps])
+    # the root's one child "a" is forced, and the likeliest after it read from the same answer: then "ab", "abc"
+    assert asked[0]["prompt"] == "p" and asked[0]["grammar"] == "root ::= <[97]> last\nlast ::= <[98]> | <[103]>\n"
+    assert [body["prompt"] for body in asked[1:]] == [["p", 97, 98], ["p", 97, 98, 99]] and len(asked) == 3
 
 
 def test_a_server_that_ignores_the_grammar_cannot_score_and_says_what_to_use() -> None:

@@ -11,16 +11,18 @@ wrong; with the bias the pick is the forced token whenever the forced token is t
 tokens. The log-probabilities it reports are taken before the bias and the grammar, so they do not change
 (the same to 5 decimals on an 18-token path).
 
-`forced_many`: many continuations after one prompt, walking their token trie depth by depth instead of
-forcing each. One request per inner node of the trie (the prompt followed by the node's token ids, which
-the server's prompt cache makes about one new token) gives the `WALK_K` likeliest next tokens, and each
-continuation's tokens are read off the lists of its prefixes; the nodes of one depth go concurrently. A
-token not among the likeliest at its prefix is forced alone: one request with `logit_bias` +`FORCE_BIAS`
-on it and one generated token, whose reported log-probability is taken before the bias. Exact: the same
-log-probabilities as forcing each continuation, up to the server's rounding (which depends on how many
-rows its batches hold). The 30 steps of a 4-number Game of 24 state (`a op b`, 135 tokens, a trie of 35
-inner nodes, 5 deep) take 35 requests of about one new token each, in 5 rounds. (Walking a few subtrees
-depth first at once instead, so that each request would extend the one before, measured twice as slow.)
+`forced_many`: many continuations after one prompt, read off their token trie instead of forcing each.
+One request per branching inner node of the trie (the prompt followed by the node's token ids, which the
+server's prompt cache makes about one new token) gives the `WALK_K` likeliest next tokens there; where the
+node has one child, the same request goes on through it (forced under a grammar of token ids, as `forced`
+does) and reads the likeliest tokens after it too, until a node with several. Each continuation's tokens
+are read off the lists of its prefixes; the requests of one round go concurrently, and the next round asks
+at the nodes below. A token not among the likeliest at its prefix is forced alone: one request with
+`logit_bias` +`FORCE_BIAS` on it and one generated token, whose reported log-probability is taken before
+the bias. Exact: the same log-probabilities as forcing each continuation, up to the server's rounding
+(which depends on how many rows its batches hold). The 30 steps of a 4-number Game of 24 state (`a op b`,
+135 tokens, a trie of 35 inner nodes) take about 20 requests in 4-5 rounds. (Walking a few subtrees depth
+first at once instead, so that each request would extend the one before, measured twice as slow.)
 
 `score_many`: a whole word list scored after one prompt in 1 + `expand` requests, as
 `tot.models.llama.LlamaModel.score_many` estimates it locally.
@@ -91,13 +93,19 @@ def score_many(model: ServerModel, head: str, continuations: Sequence[str], *, e
 def forced_many(model: ServerModel, head: str, continuations: Sequence[str]) -> list[float]:
     """Each continuation's log-probability after `head`, by walking their token trie (see the module)."""
     paths = [tuple(ids) for ids in tokenize_many(model, continuations)]
-    known: dict[tuple[int, ...], dict[int, float]] = {}  # inner node (a prefix) -> next-token log-probabilities
+    children: dict[tuple[int, ...], set[int]] = {}  # inner node (a prefix) -> the tokens that follow it
+    for p in paths:
+        for depth, token in enumerate(p):
+            children.setdefault(p[:depth], set()).add(token)
+    known: dict[tuple[int, ...], dict[int, float]] = {}  # inner node -> next-token log-probabilities
     usages: list[Json] = []
-    for depth in range(max(map(len, paths), default=0)):
-        nodes = sorted({p[:depth] for p in paths if len(p) > depth})
-        for node, (likeliest, usage) in zip(nodes, model.parallel(lambda node: _likeliest(model, head, node), nodes)):
-            known[node] = likeliest
+    todo: list[tuple[int, ...]] = [()] if children else []
+    while todo:
+        for node, (lists, usage) in zip(todo, model.parallel(lambda node: _walk(model, head, node, children), todo)):
             usages.append(usage)
+            for at, likeliest in lists.items():
+                known.setdefault(at, {}).update(likeliest)
+        todo = sorted({at + (token,) for at in known for token in children[at]} & children.keys() - known.keys())
     missing = sorted({(p[:depth], token) for p in paths for depth, token in enumerate(p) if token not in known[p[:depth]]})
     for (node, token), (value, usage) in zip(missing, model.parallel(lambda pair: _force_one(model, head, *pair), missing)):
         known[node][token] = value
@@ -106,18 +114,36 @@ def forced_many(model: ServerModel, head: str, continuations: Sequence[str]) -> 
     return [sum(known[p[:depth]][token] for depth, token in enumerate(p)) for p in paths]
 
 
-def _likeliest(model: ServerModel, head: str, node: tuple[int, ...]) -> tuple[dict[int, float], Json]:
-    """The `WALK_K` likeliest tokens after `head` and `node`'s token ids, and the request's usage."""
-    body = {"prompt": [head, *node] if node else head, "max_tokens": 1, "temperature": 0.0, "logprobs": WALK_K,
-            "cache_prompt": True}
+def _walk(
+    model: ServerModel, head: str, node: tuple[int, ...], children: dict[tuple[int, ...], set[int]]
+) -> tuple[dict[tuple[int, ...], dict[int, float]], Json]:
+    """The `WALK_K` likeliest next tokens at `node` and, in the same request, at the inner nodes below it while
+    each has one child (forced under a grammar of token ids), and the request's usage."""
+    forced: list[int] = []
+    at = node
+    while len(children[at]) == 1 and at + tuple(children[at]) in children:
+        forced.extend(children[at])
+        at = at + tuple(children[at])
+    body: Json = {"prompt": [head, *node] if node else head, "max_tokens": len(forced) + 1, "temperature": 0.0,
+                  "logprobs": WALK_K, "cache_prompt": True}
+    if forced:  # the forced tokens, then any token that follows the last of them
+        last = " | ".join(f"<[{token}]>" for token in sorted(children[at]))
+        body["grammar"] = "root ::= " + " ".join(f"<[{token}]>" for token in forced) + f" last\nlast ::= {last}\n"
+        body["logit_bias"] = [[token, FORCE_BIAS] for token in sorted({*forced, *children[at]})]
     choice, usage = model.completion(body)
     try:
-        found = logprobs.next_token_ids(choice.get("logprobs"))
-    except logprobs.UnknownForm:
-        found = {}
-    if not found:
-        raise model.garbage(f"an answer without the likeliest next tokens after {len(node)} forced tokens")
-    return found, usage
+        content = choice["logprobs"]["content"]
+        lists = {node + tuple(forced[:i]): {int(item["id"]): float(item["logprob"])
+                                            for item in content[i]["top_logprobs"]} for i in range(len(forced) + 1)}
+        for i, token in enumerate(forced):  # a forced token outside the likeliest is still read exactly
+            if int(content[i]["id"]) != token:
+                raise ValueError
+            lists[node + tuple(forced[:i])][token] = float(content[i]["logprob"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        lists = {}
+    if not all(lists.values()) or len(lists) != len(forced) + 1:
+        raise model.garbage(f"an answer without the likeliest next tokens along {len(forced)} forced tokens")
+    return lists, usage
 
 
 def _force_one(model: ServerModel, head: str, node: tuple[int, ...], token: int) -> tuple[float, Json]:
