@@ -162,8 +162,9 @@ def test_a_server_without_prompt_logprobs_is_teacher_forced() -> None:
     assert model.meter.prompt_tokens_evaluated == model.meter.prompt_tokens - 2 * len(asked[probe:])  # 2 cached each
 
 
-def test_continuations_sharing_prefixes_are_read_off_their_trie_with_the_same_scores() -> None:
-    steps = ["ab", "ac", "adz", "b", "az", "ab"]
+def scored_after_the_probe(steps: list[str]) -> list[dict[str, Any]]:
+    """The completion requests that scored `steps` after "p" on the `consistent` server (once known to force),
+    the scores checked against the scripted model's."""
     with FakeServer(consistent) as server:
         model = connect(server.url)
         model.score_continuations("p", ["x"])  # finds teacher forcing
@@ -171,6 +172,11 @@ def test_continuations_sharing_prefixes_are_read_off_their_trie_with_the_same_sc
         scores = model.score_continuations("p", steps)
         asked = [body for path, body in server.requests[before:] if path == "/v1/completions"]
     assert scores == pytest.approx([sum(token_logprob(ord(c)) for c in step) for step in steps])
+    return asked
+
+
+def test_continuations_sharing_prefixes_are_read_off_their_trie_with_the_same_scores() -> None:
+    asked = scored_after_the_probe(["ab", "ac", "adz", "b", "az", "ab"])
     # one request per inner node: the root, "a", "ad"; z is not among the likeliest after "a" or "ad": forced alone
     walked = [body["prompt"] for body in asked if "logit_bias" not in body]
     assert walked == ["p", ["p", 97], ["p", 97, 100]]
@@ -179,14 +185,7 @@ def test_continuations_sharing_prefixes_are_read_off_their_trie_with_the_same_sc
 
 
 def test_a_node_with_one_child_is_walked_through_in_the_same_request() -> None:
-    steps = ["abcd", "abce", "abf", "ag"]  # a -> b -> c: "a" has two children, "ab" two, "abc" two; "" one (a)
-    with FakeServer(consistent) as server:
-        model = connect(server.url)
-        model.score_continuations("p", ["x"])  # finds teacher forcing
-        before = len(server.requests)
-        scores = model.score_continuations("p", steps)
-        asked = [body for path, body in server.requests[before:] if path == "/v1/completions"]
-    assert scores == pytest.approx([sum(token_logprob(ord(c)) for c in step) for step in steps])
+    asked = scored_after_the_probe(["abcd", "abce", "abf", "ag"])  # "" has one child (a); a, ab, abc two each
     # the root's one child "a" is forced, and the likeliest after it read from the same answer: then "ab", "abc"
     assert asked[0]["prompt"] == "p" and asked[0]["grammar"] == "root ::= <[97]> last\nlast ::= <[98]> | <[103]>\n"
     assert [body["prompt"] for body in asked[1:]] == [["p", 97, 98], ["p", 97, 98, 99]] and len(asked) == 3

@@ -45,7 +45,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from tot.errors import ModelError
-from tot.models import logprobs
 from tot.models.wire import Json, ServerRefused
 
 T = TypeVar("T")
