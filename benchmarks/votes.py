@@ -9,7 +9,9 @@ votes) twice with different seeds. Reported: seconds per vote (ratio sampled / o
 the one-pass winner equals the first sampled winner, and how often the two sampled runs agree with
 each other (the bar the one-pass vote must reach). Also recorded, untimed: the one-pass vote
 contextually calibrated (each choice's probability divided by that of the same vote with empty
-choices), to see how much of the one-pass winner is position bias. A winner is the choice with the most votes (or
+choices), and the one-pass vote with the choices reversed (does it name the same passage?), to see
+how much of the one-pass winner is position bias. With `--conclude` the sampled runs
+are `vote-conclude` (an abstaining voter's choice read after its text and "The best choice is "). A winner is the choice with the most votes (or
 probability), ties to the lower number; a sampled vote where every voter abstained has no winner, and
 agreement is counted over the votes where both runs compared have one (their number is reported).
 
@@ -41,6 +43,7 @@ class VoteConfig:
 
     texts: tuple[str, ...]
     votes: int = 5
+    conclude: bool = False  # the sampled runs are `vote-conclude`: an abstaining voter is asked to conclude
 
     @property
     def needs_model(self) -> bool:
@@ -49,8 +52,11 @@ class VoteConfig:
     def as_dict(self) -> dict[str, Any]:
         import hashlib
 
-        return {"choices": len(self.texts), "votes": self.votes,
-                "texts_sha": hashlib.sha256(json.dumps(self.texts).encode()).hexdigest()[:16]}
+        found: dict[str, Any] = {"choices": len(self.texts), "votes": self.votes,
+                                 "texts_sha": hashlib.sha256(json.dumps(self.texts).encode()).hexdigest()[:16]}
+        if self.conclude:
+            found["conclude"] = True
+        return found
 
 
 def winner(values: Sequence[float]) -> int | None:
@@ -84,17 +90,22 @@ def run_vote(job: Job, model: Model | None) -> Record:
     blank = number_probabilities(model, [one_pass.prompt([task.result(planned, Thought("")) for _ in states])], len(states))[0]
     ratios = [p / max(q, 1e-12) for p, q in zip(one, blank)]
     out["calibrated"] = {"values": [round(r / sum(ratios), 4) for r in ratios], "blank": [round(q, 4) for q in blank]}
+    # Not timed: the same vote with the choices in reverse order, mapped back to the original numbering.
+    # A voter that judges the passages names the same passage either way; one that picks a position does not.
+    backwards = one_pass.values(states[::-1])[::-1]
+    out["one_pass_reversed"] = {"values": [round(v, 4) for v in backwards]}
     for run, seed in enumerate(SEEDS, start=1):
         if reseed is not None:
             reseed(seed)  # also empties the cache
         started = time.perf_counter()
-        votes = SampledVote(task, model, votes=config.votes).vote(states)
+        votes = SampledVote(task, model, votes=config.votes, conclude=config.conclude).vote(states)
         out[f"sampled_{run}"] = {"counts": list(votes.counts), "abstentions": votes.abstentions,
-                                 "seconds": round(time.perf_counter() - started, 3)}
+                                 "concluded": votes.concluded, "seconds": round(time.perf_counter() - started, 3)}
     return out
 
 
-def jobs(records: Sequence[Record], rows: list[int] | None, choices: int, seed: int, model: harness.ModelSpec) -> list[Job]:
+def jobs(records: Sequence[Record], rows: list[int] | None, choices: int, seed: int, model: harness.ModelSpec,
+         *, conclude: bool = False) -> list[Job]:
     """One vote per input of the results: the first `choices` IO passages."""
     found = []
     for record in records:
@@ -105,7 +116,7 @@ def jobs(records: Sequence[Record], rows: list[int] | None, choices: int, seed: 
         texts = tuple(str(c["answer"]) for c in record.get("candidates") or [])[:choices]
         if len(texts) < 2:
             continue
-        config = VoteConfig(texts)
+        config = VoteConfig(texts, conclude=conclude)
         key = harness.job_key("vote", "text", record["puzzle"], config.as_dict(), seed, model.identity())
         found.append(Job(run_vote, "vote", "text", Puzzle(record["puzzle"], record.get("row")), config, seed, key))
     return found
@@ -118,12 +129,16 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
         return {"votes": 0}
     one = [winner(r["one_pass"]["values"]) for r in lines]
     calibrated = [winner(r["calibrated"]["values"]) for r in lines if "calibrated" in r]
+    reversed_ = [(winner(r["one_pass"]["values"]), winner(r["one_pass_reversed"]["values"]))
+                 for r in lines if "one_pass_reversed" in r]
     first = [winner(r["sampled_1"]["counts"]) for r in lines]
     second = [winner(r["sampled_2"]["counts"]) for r in lines]
     one_seconds = sum(r["one_pass"]["seconds"] for r in lines)
     sampled_seconds = [r[f"sampled_{k}"]["seconds"] for r in lines for k in (1, 2)]
     abstained = sum(r[f"sampled_{k}"]["abstentions"] for r in lines for k in (1, 2))
-    asked = sum(sum(r[f"sampled_{k}"]["counts"]) + r[f"sampled_{k}"]["abstentions"] for r in lines for k in (1, 2))
+    concluded = sum(r[f"sampled_{k}"].get("concluded", 0) for r in lines for k in (1, 2))
+    asked = sum(sum(r[f"sampled_{k}"]["counts"]) - r[f"sampled_{k}"].get("concluded", 0) + r[f"sampled_{k}"]["abstentions"]
+                for r in lines for k in (1, 2))
     return {
         "votes": len(lines),
         "choices": statistics.fmean(r["config"]["choices"] for r in lines),
@@ -135,7 +150,9 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
         "sampled_agrees_with_sampled": _agreement(first, second),
         "calibrated_agrees_with_sampled": _agreement(calibrated, first) if len(calibrated) == len(lines) else None,
         "calibrated_winner_counts": _counts(calibrated),
+        "one_pass_same_passage_reversed": _agreement([a for a, _ in reversed_], [b for _, b in reversed_]),
         "sampled_abstentions": f"{abstained} of {asked}",
+        "sampled_concluded": concluded,
         "sampled_without_winner": sum(w is None for w in first + second),
         "one_pass_winner_counts": _counts(one),
         "sampled_winner_counts": _counts(first + second),
@@ -160,10 +177,13 @@ def _counts(winners: Sequence[int | None]) -> dict[str, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     def choices(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--choices", type=int, default=5, help="IO passages per vote (default 5)")
+        parser.add_argument("--conclude", action="store_true",
+                            help="sampled runs as `vote-conclude`: a voter naming no choice is asked to conclude")
 
     return judging.probe_main(
         argv, "python -m tot.bench.votes", __doc__ or "", "text-votes.jsonl",
-        lambda records, rows, args, spec: jobs(records, rows, args.choices, args.seed, spec), summary, choices,
+        lambda records, rows, args, spec: jobs(records, rows, args.choices, args.seed, spec, conclude=args.conclude),
+        summary, choices,
     )
 
 

@@ -97,6 +97,9 @@ def test_vote_summary_compares_one_pass_with_two_sampled_runs() -> None:
     assert summary["sampled_agrees_with_sampled"] == {"share": 0.5, "of": 2}
     assert summary["sampled_without_winner"] == 1
     assert votes.winner([0.5, 0.5]) == 0 and votes.winner([0, 0]) is None
+    lines[0]["one_pass_reversed"] = {"values": [0.1, 0.7, 0.2]}  # the same passage wins in reverse order
+    lines[1]["one_pass_reversed"] = {"values": [0.1, 0.3, 0.6]}  # position 1 both ways: another passage
+    assert votes.summary(lines)["one_pass_same_passage_reversed"] == {"share": 0.5, "of": 2}
 
 
 def test_judge_check_variants_keep_what_they_must() -> None:
@@ -131,6 +134,12 @@ def test_the_vote_and_judge_check_benches_run_on_a_results_file(tmp_path: Path, 
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 2 and all(len(line["one_pass"]["values"]) == 3 for line in lines)  # an input's IO passages
     assert all(line["sampled_1"]["abstentions"] == 5 for line in lines)  # the writer never votes
+    assert all(len(line["one_pass_reversed"]["values"]) == 3 for line in lines)
+    concluded = tmp_path / "votes-conclude.jsonl"
+    assert votes.main([str(results), "--out", str(concluded), "--choices", "3", "--conclude"]) == 0
+    lines = [json.loads(line) for line in concluded.read_text().splitlines()]
+    assert all(line["config"]["conclude"] and line["sampled_1"]["concluded"] == 5 for line in lines)
+    assert all(sum(line["sampled_1"]["counts"]) == 5 for line in lines)  # every abstaining voter concluded
     checks = tmp_path / "checks.jsonl"
     assert judge_checks.main([str(results), "--out", str(checks)]) == 0
     probes = [json.loads(line) for line in checks.read_text().splitlines()]

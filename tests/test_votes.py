@@ -86,6 +86,23 @@ def test_sampled_vote_counts_each_completion() -> None:
     assert "Choice 3:" in model.prompts[0] and "plan 2" in model.prompts[0]
 
 
+def test_vote_conclude_asks_each_abstaining_voter_to_conclude() -> None:
+    task, drafts = _drafts(3)
+    # The voter's own text decides: after "...choice two..." the number read is 2, after anything else 3.
+    score = lambda prompt, label: 0.0 if label == ("2" if "choice two" in prompt.rsplit("Choice 3:", 1)[1] else "3") else -5.0
+    model = BatchingModel(["The best choice is 1", "I like choice two", "no idea", "The best choice is 9", "The best choice is 1"],
+                          score=score)
+    votes = SampledVote(task, model, conclude=True).vote(drafts)
+    assert votes.counts == (2, 1, 2) and votes.abstentions == 3 and votes.concluded == 3
+    assert model.meter.calls == 2  # the sampled votes, then every abstaining voter's conclusion in one call
+    assert all(p.endswith("\nThe best choice is ") for p in model.prompts[1:])
+    assert model.meter.votes == 5 and model.meter.abstentions == 3 and model.meter.concluded == 3
+    plain = SampledVote(task, BatchingModel(["I like choice two"] * 5, score=score)).vote(drafts)
+    assert plain.counts == (0, 0, 0) and plain.concluded == 0  # the paper's vote leaves abstentions alone
+    evaluator = make_evaluator(task, BatchingModel(), generator="sample", valuer="vote-conclude")
+    assert isinstance(evaluator, VoteEvaluator) and evaluator.name == "sample+vote-conclude"
+
+
 def test_one_pass_vote_reads_the_choice_numbers_after_the_conclusion() -> None:
     task, drafts = _drafts(3)
     model = BatchingModel(score=lambda prompt, label: {"1": -3.0, "2": -1.0, "3": -2.0}[label])

@@ -34,8 +34,9 @@ from tot.written import SampledThoughts, is_open_ended
 # task: the task's own (`task.model_evaluator`); sample: thoughts the model writes (`tot.written`)
 GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task", "sample")
 LEARNED_VALUERS = ("learned", "lookahead", "mixed")  # a value file's head (tot.learn.valuer): need `value`
-VALUERS = ("labels", "sample", "oracle", "uniform", "task", "vote", "vote-pass", *LEARNED_VALUERS)  # votes: `tot.votes`
-MODEL_VALUERS = ("labels", "sample", "task", "vote", "vote-pass", *LEARNED_VALUERS)
+VOTERS = ("vote", "vote-conclude", "vote-pass")  # `tot.votes`
+VALUERS = ("labels", "sample", "oracle", "uniform", "task", *VOTERS, *LEARNED_VALUERS)
+MODEL_VALUERS = ("labels", "sample", "task", *VOTERS, *LEARNED_VALUERS)
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def make_evaluator(
             raise InputError(f"task {task.name} has no evaluator of its own (generator/evaluator 'task')")
         evaluator: ThoughtEvaluator = own(model, generator=generator, valuer=valuer)
         return evaluator
-    if generator == "sample" or valuer in ("vote", "vote-pass"):
+    if generator == "sample" or valuer in VOTERS:
         return _written(task, model, generator, valuer, value_samples, value)  # type: ignore[arg-type]
     prompts = getattr(task, "prompts", None)
     needs_prompts = generator in ("enumerate", "propose", "grammar") or valuer in ("labels", "sample", "mixed")
@@ -266,8 +267,8 @@ def _written(
         raise InputError(f"generator 'values' does not combine with evaluator {valuer!r}")
     else:
         gen = make_evaluator(task, model, generator=generator, valuer="uniform").generator
-    if valuer == "vote":
-        return VoteEvaluator(task, gen, SampledVote(task, model), model.meter)
+    if valuer in ("vote", "vote-conclude"):
+        return VoteEvaluator(task, gen, SampledVote(task, model, conclude=valuer == "vote-conclude"), model.meter)
     if valuer == "vote-pass":
         return VoteEvaluator(task, gen, OnePassVote(task, model), model.meter)
     needed = {"labels": "verdict_prompt", "sample": "value_prompt"}.get(valuer)

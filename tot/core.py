@@ -127,6 +127,7 @@ class Meter:
     label_bounds: int = 0  # labels outside a server's likeliest next tokens, valued at the k-th one's probability
     votes: int = 0  # votes asked of the model (sampled votes), and those that named no existing choice
     abstentions: int = 0
+    concluded: int = 0  # abstentions given a choice by the appended conclusion (`vote-conclude`)
     # Set by a running search: raises when its budget is spent, so that an evaluator making
     # several model calls for one node stops at the limit instead of after all of them.
     guard: Callable[[], None] | None = field(default=None, repr=False, compare=False)
@@ -158,6 +159,7 @@ class Usage:
     label_bounds: int = 0
     votes: int = 0
     abstentions: int = 0
+    concluded: int = 0
     nodes_expanded: int = 0
     nodes_generated: int = 0
     seconds: float = 0.0

@@ -128,7 +128,8 @@ def usage_table(usage: Usage) -> Table:
     if usage.label_bounds:
         rows.append(("labels bounded (not among the server's likeliest tokens)", f"{usage.label_bounds}"))
     if usage.votes:
-        rows.append(("votes (abstentions)", f"{usage.votes} ({usage.abstentions})"))
+        concluded = f", {usage.concluded} concluded" if usage.concluded else ""
+        rows.append(("votes (abstentions)", f"{usage.votes} ({usage.abstentions}{concluded})"))
     for name, value in rows:
         table.add_row(name, value)
     return table

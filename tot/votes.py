@@ -6,6 +6,9 @@ as numbered choices, ending where the voter starts writing. Two valuers read it:
 - `vote` (`SampledVote`): the paper's vote. n completions, each parsed for its last
   "The best choice is N" (`parse_vote`); a completion without one is an abstention, and a vote for a
   choice that does not exist is dropped. A state's value is its share of the votes cast.
+- `vote-conclude`: the paper's vote, but a voter that names no existing choice is asked to conclude:
+  its own text, then "The best choice is ", and the likeliest number read from one forward pass (all
+  such voters in one call). A small model that rambles still votes, for the choice its analysis leads to.
 - `vote-pass` (`OnePassVote`): the prompt followed by "The best choice is ", and the probability
   of each choice's number read from one forward pass (several prompts batched in one call where the
   backend can, their shared prefix decoded once).
@@ -79,10 +82,12 @@ def parse_vote(text: str, choices: int) -> int | None:
 
 @dataclass(frozen=True)
 class Votes:
-    """The votes for each choice (in order) and how many voters named no existing choice."""
+    """The votes for each choice (in order) and how many voters named no existing choice; of those, how
+    many were given one by the appended conclusion (`concluded`, counted in `counts`)."""
 
     counts: tuple[int, ...]
     abstentions: int
+    concluded: int = 0
 
     def shares(self) -> list[float]:
         """Each choice's share of the votes cast; equal shares when no vote was cast."""
@@ -126,20 +131,23 @@ def number_probabilities(model: Model, prompts: Sequence[str], numbers: int) -> 
 
 
 class SampledVote:
-    """The paper's vote: n sampled completions of the vote prompt, each parsed for "The best choice is N"."""
+    """The paper's vote: n sampled completions of the vote prompt, each parsed for "The best choice is N".
 
-    name = "vote"
+    With `conclude`, a completion that names no existing choice is followed by "The best choice is "
+    and the likeliest choice number is read from one forward pass (`vote-conclude`).
+    """
 
-    def __init__(self, task: Any, model: Model, *, votes: int | None = None) -> None:
+    def __init__(self, task: Any, model: Model, *, votes: int | None = None, conclude: bool = False) -> None:
         _check_votable(task)
         if votes is not None and votes <= 0:
             raise InputError(f"votes must be positive, got {votes}")
-        self.task, self.model, self.votes = task, model, votes
+        self.task, self.model, self.votes, self.conclude = task, model, votes, conclude
+        self.name = "vote-conclude" if conclude else "vote"
 
     def vote(self, states: Sequence[Any]) -> Votes:
         """One vote among `states`."""
         prompt: VotePrompt = self.task.vote_prompt(list(states))
-        check_fits(self.model, prompt.text, prompt.max_tokens, "vote prompt")
+        check_fits(self.model, prompt.text, prompt.max_tokens + (16 if self.conclude else 0), "vote prompt")
         n = self.votes or prompt.votes
         texts = self.model.sample(
             prompt.text, n, max_tokens=prompt.max_tokens, temperature=prompt.temperature, stop=prompt.stop
@@ -147,7 +155,20 @@ class SampledVote:
         votes = count_votes(texts, len(states))
         self.model.meter.votes += len(texts)
         self.model.meter.abstentions += votes.abstentions
+        if self.conclude and votes.abstentions:
+            votes = self._concluded(prompt.text, texts, votes)
+            self.model.meter.concluded += votes.concluded
         return votes
+
+    def _concluded(self, prompt: str, texts: Sequence[str], votes: Votes) -> Votes:
+        """`votes` with each abstaining voter's choice read after its own text and the conclusion."""
+        choices = len(votes.counts)
+        silent = [text for text in texts if parse_vote(text, choices) is None]
+        prompts = [f"{prompt}{text.rstrip()}\n{CONCLUSION} " for text in silent]
+        counts = list(votes.counts)
+        for row in number_probabilities(self.model, prompts, choices):
+            counts[max(range(choices), key=lambda i: (row[i], -i))] += 1
+        return Votes(tuple(counts), votes.abstentions, concluded=len(silent))
 
     def values(self, states: Sequence[Any]) -> list[float]:
         return self.vote(states).shares()

@@ -61,7 +61,8 @@ def solve(
     evaluator: Annotated[
         Optional[str], typer.Option(help="State values: labels (one pass), sample (paper, 3 samples), oracle (exact solver), "
                                     "uniform (all equal), task (the task's own; crosswords), vote (the paper's: 5 sampled "
-                                    "votes among the candidates), vote-pass (the vote read from one forward pass), learned "
+                                    "votes among the candidates), vote-conclude (the same, a voter naming no choice asked to "
+                                    "conclude), vote-pass (the vote read from one forward pass), learned "
                                     "(a --value file), lookahead (the best learned value one step on), mixed (learned and "
                                     "labels averaged).")
     ] = None,
