@@ -19,7 +19,7 @@ from tot.strategies.dfs import dfs
 from tot.tasks import crosswords as cw
 from tot.tasks.crosswords import Board, Fill, MiniCrossword, Ranker, WordList
 from tot.tasks.crosswords.propagation import Lexicon, beliefs
-from tot.tasks.crosswords.scoring import ClueScorer, default_ranker, load_ranker
+from tot.tasks.crosswords.scoring import ClueScorer, default_ranker, load_ranker, prompts_used
 from tot.tasks.crosswords.search import Grid, GridBound
 
 # A 5x5 word square (rows = columns), and clues that are just the slot names.
@@ -174,7 +174,9 @@ def test_the_ranker_weighs_what_the_clue_adds_and_penalises_echoes() -> None:
     scores = dict(zip(scorer.lexicon.vocab, scorer("A salon; a hall").tolist()))
     assert scores["SALLE"] > scores["HEART"]  # the clue raised SALLE by 6 nats, HEART by nothing
     assert math.isclose(scores["SALLE"] - scores["SALON"], 6.0)  # SALON is a word of the clue
-    assert model.meter.calls == 2 + 2  # both prompts with no clue (once), then with the clue
+    assert model.meter.calls == 1 + 1  # the one prompt the ranker reads: with no clue (once), then with the clue
+    assert prompts_used(("answer_gain", "echo")) == ("answer",)
+    assert prompts_used(("clues", "quiz_rank", "definition_gain", "zipf")) == ("clues", "definition", "quiz")
 
 
 def test_the_shipped_ranker_loads_and_bad_files_are_input_errors() -> None:

@@ -19,31 +19,7 @@ import tot
 from tot.models import score_many
 from tot.tasks import crosswords as cw
 
-DEFINITION_PROMPT = """A dictionary of five-letter English words: each definition is followed by the word it defines.
-
-Definition: A narrow passage of water connecting two larger bodies; a channel
-Word: sound
-Definition: To soak in a liquid; to extract by soaking
-Word: steep
-Definition: An old English silver coin worth four pence
-Word: groat
-Definition: Pleasantly fragrant; mild and soothing
-Word: balmy
-Definition: One who rides; a horseman
-Word: rider
-Definition: {clue}
-Word:"""
-
-QUIZ_PROMPT = """Q: What five-letter word means "a large body of salt water"?
-A: ocean
-Q: What five-letter word means "to pull along behind; to drag"?
-A: trail
-Q: What five-letter word means "a sweet yellow fruit with a thick skin"?
-A: mango
-Q: What five-letter word means "{clue}"?
-A:"""
-
-PROMPTS = {"answer": cw.ANSWER_PROMPT, "clues": cw.CLUE_LIST_PROMPT, "definition": DEFINITION_PROMPT, "quiz": QUIZ_PROMPT}
+PROMPTS = cw.PROMPTS  # the answer prompts the solver scores with (tot.tasks.crosswords.scoring)
 
 
 def main() -> None:

@@ -24,28 +24,29 @@ from tot.tasks.crosswords import TRAINING_PUZZLES, load_clues, gold
 from tot.tasks.crosswords.board import Board
 from tot.tasks.crosswords.dictionary import dictionary
 from tot.tasks.crosswords.propagation import Lexicon
-from tot.tasks.crosswords.scoring import FEATURES, PROMPTS, Ranker, features
+from tot.tasks.crosswords.scoring import FEATURES, Ranker, features, prompts_used
 
 Rows = list[tuple[Any, int]]
 
 
-def cached_scores(cache: Path, puzzle: int) -> dict[str, Any]:
+def cached_scores(cache: Path, puzzle: int, prompts: tuple[str, ...]) -> dict[str, Any]:
     """The model's scores of every dictionary word for each clue of `puzzle`, per prompt: (10, V) arrays."""
-    return {name: np.load(cache / name / f"{puzzle}.npy").astype(float) for name in PROMPTS}
+    return {name: np.load(cache / name / f"{puzzle}.npy").astype(float) for name in prompts}
 
 
-def empty_scores(cache: Path) -> dict[str, Any]:
-    return {name: np.load(cache / f"null_{name}.npy").astype(float) for name in PROMPTS}
+def empty_scores(cache: Path, prompts: tuple[str, ...]) -> dict[str, Any]:
+    return {name: np.load(cache / f"null_{name}.npy").astype(float) for name in prompts}
 
 
 def training_rows(cache: Path, lexicon: Lexicon, names: tuple[str, ...], puzzles: list[int]) -> dict[int, Rows]:
     """Per training puzzle, (features, gold word index) of each clue whose gold word is in the dictionary."""
-    empty = empty_scores(cache)
+    prompts = prompts_used(names)
+    empty = empty_scores(cache, prompts)
     rows: dict[int, Rows] = {}
     for puzzle in puzzles:
         if puzzle not in TRAINING_PUZZLES:
             raise SystemExit(f"puzzle {puzzle} is not a training puzzle: the ranker learns from the 60 training puzzles only")
-        clues, scores = load_clues(str(puzzle)), cached_scores(cache, puzzle)
+        clues, scores = load_clues(str(puzzle)), cached_scores(cache, puzzle, prompts)
         words = Board(clues, gold(str(puzzle))).words()
         rows[puzzle] = []
         for s, (clue, word) in enumerate(zip(clues, words)):

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tot.tasks.crosswords import BLANK, PROMPTS, SIZE, SLOTS, Board, MiniCrossword, gold
+from tot.tasks.crosswords import BLANK, SIZE, SLOTS, Board, MiniCrossword, gold
 
 
 def grid(cells: str, truth: str | None = None) -> Text:
@@ -55,7 +55,7 @@ def scored(task: MiniCrossword, result: Any) -> Text | None:
     words = len(task.words)
     return Text(
         f"scored: {usage.calls} model calls, each scoring all {words:,} dictionary words after one prompt (a clue "
-        f"in one of {len(PROMPTS)} answer prompts), {usage.calls * words:,} word scores in "
+        f"in one of {len(task.prompts())} answer prompts), {usage.calls * words:,} word scores in "
         f"{usage.model_seconds:.1f} s; the search itself is numpy (belief propagation and bounds): "
         f"{usage.nodes_expanded} boards expanded, {usage.seconds:.1f} s in all",
         style="dim",

@@ -1,7 +1,8 @@
 """Clue scoring: how likely each dictionary word is to answer a clue, from the model and a small learned re-ranker.
 
-1. The model scores every dictionary word after each answer prompt (`PROMPTS`), in one `score_many`
-   call per clue and prompt, and once per prompt with no clue at all (what the prompt alone makes likely).
+1. The model scores every dictionary word after each answer prompt the ranker reads (`PROMPTS`: a
+   clue list, a definition list, a quiz, two answer lists), in one `score_many` call per clue and prompt,
+   and once per prompt with no clue at all (what the prompt alone makes likely).
 2. A re-ranker turns those numbers into log P(word | clue): a weighted sum of features (`FEATURES`:
    the log-probabilities, their ranks within the clue, how much the clue raised them above the no-clue
    prompt, which word lists hold the word, its frequency, its ending against the clue's form), normalised
@@ -9,8 +10,8 @@
    tools/crossword_ranker.py on the gold grids of the 60 training puzzles alone.
 
 In 5-fold cross-validation over the training puzzles the re-ranker puts the gold word at a median rank of
-515 of 42,479 (the mean of the two prompts' raw scores: 1,261-2,619 on the evaluation sets); what it buys
-in grids is measured in benchmarks/RESULTS.md ("Crosswords: issue 17").
+445 of 42,479 with all four prompts (515 with the first two; their raw mean: 1,261-2,619 on the evaluation
+sets); what it buys in grids is measured in benchmarks/RESULTS.md ("Crosswords: issue 17").
 """
 
 from __future__ import annotations
@@ -59,7 +60,31 @@ Answer: piano
 Clue: {clue}
 Answer:"""
 
-PROMPTS = {"answer": ANSWER_PROMPT, "clues": CLUE_LIST_PROMPT}
+DEFINITION_PROMPT = """A dictionary of five-letter English words: each definition is followed by the word it defines.
+
+Definition: A narrow passage of water connecting two larger bodies; a channel
+Word: sound
+Definition: To soak in a liquid; to extract by soaking
+Word: steep
+Definition: An old English silver coin worth four pence
+Word: groat
+Definition: Pleasantly fragrant; mild and soothing
+Word: balmy
+Definition: One who rides; a horseman
+Word: rider
+Definition: {clue}
+Word:"""
+
+QUIZ_PROMPT = """Q: What five-letter word means "a large body of salt water"?
+A: ocean
+Q: What five-letter word means "to pull along behind; to drag"?
+A: trail
+Q: What five-letter word means "a sweet yellow fruit with a thick skin"?
+A: mango
+Q: What five-letter word means "{clue}"?
+A:"""
+
+PROMPTS = {"answer": ANSWER_PROMPT, "clues": CLUE_LIST_PROMPT, "definition": DEFINITION_PROMPT, "quiz": QUIZ_PROMPT}
 
 
 # ---- what is known of each word before any clue ------------------------------------------------
@@ -138,14 +163,10 @@ def features(names: Sequence[str], lexicon: Lexicon, clue: str, scores: dict[str
     of every word after the prompt with the clue, `empty[prompt]` with no clue."""
     facts = word_facts(tuple(lexicon.vocab))
     form = clue_form(clue)
-    a, c = scores["answer"], scores["clues"]
-    column: dict[str, Callable[[], Array]] = {
-        "answer": lambda: a,
-        "clues": lambda: c,
-        "answer_rank": lambda: _rank(a),
-        "clues_rank": lambda: _rank(c),
-        "answer_gain": lambda: a - empty["answer"],
-        "clues_gain": lambda: c - empty["clues"],
+    column: dict[str, Callable[[], Array]] = {}
+    for prompt, values in scores.items():  # each prompt's log-probabilities, their ranks, and what the clue added
+        column |= _prompt_columns(prompt, values, empty.get(prompt))
+    column |= {
         "gcide": lambda: facts.gcide,
         "web2": lambda: facts.web2,
         "wordfreq": lambda: facts.wordfreq,
@@ -167,9 +188,21 @@ def features(names: Sequence[str], lexicon: Lexicon, clue: str, scores: dict[str
     return np.stack([column[n]() for n in names], axis=1)
 
 
+def _prompt_columns(prompt: str, values: Array, empty: Array | None) -> dict[str, Callable[[], Array]]:
+    columns: dict[str, Callable[[], Array]] = {prompt: lambda: values, f"{prompt}_rank": lambda: _rank(values)}
+    if empty is not None:
+        columns[f"{prompt}_gain"] = lambda: values - empty
+    return columns
+
+
 FEATURES = ("answer", "clues", "answer_rank", "clues_rank", "answer_gain", "clues_gain", "gcide", "web2", "wordfreq",
             "gcide_web2", "zipf", "echo", "s_plural", "s_verb", "s_one", "ed_verb", "er_one", "er_more", "ends_s",
-            "ends_y")
+            "ends_y", "definition", "quiz", "definition_rank", "quiz_rank", "definition_gain", "quiz_gain")
+
+
+def prompts_used(names: Sequence[str]) -> tuple[str, ...]:
+    """The prompts (keys of PROMPTS) whose scores the features `names` read, in PROMPTS order."""
+    return tuple(p for p in PROMPTS if any(n in (p, f"{p}_rank", f"{p}_gain") for n in names))
 
 
 # ---- the re-ranker ------------------------------------------------------------------------------
@@ -222,8 +255,8 @@ def load_ranker(text: str, source: str = "ranker") -> Ranker:
 class ClueScorer:
     """log P(word | clue) for every dictionary word: the model's scores through the re-ranker, cached per clue.
 
-    Model calls: one `score_many` per clue and prompt, and, when the ranker weighs what a clue adds
-    (`*_gain` features), one per prompt with no clue (once).
+    Model calls: one `score_many` per clue and prompt the ranker reads (`prompts`), and, when it weighs
+    what a clue adds (`*_gain` features), one per prompt with no clue (once).
     `expand` is `score_many`'s (how many first tokens are decoded again for their second).
     """
 
@@ -233,6 +266,7 @@ class ClueScorer:
         self.continuations = [" " + w.lower() for w in lexicon.vocab]  # what the model scores after a prompt
         self._empty: dict[str, Array] = {}
         self._scores: dict[str, Array] = {}
+        self.prompts = prompts_used(self.ranker.names)
         self.uses_empty = any(name.endswith("_gain") for name in self.ranker.names)
 
     @property
@@ -246,7 +280,7 @@ class ClueScorer:
 
     def empty(self) -> dict[str, Array]:
         if not self._empty:
-            self._empty = {name: self.model_scores(name, "") for name in PROMPTS}
+            self._empty = {name: self.model_scores(name, "") for name in self.prompts}
         return self._empty
 
     def cached(self, clue: str) -> Array | None:
@@ -269,7 +303,7 @@ class ClueScorer:
         found = self._scores.get(clue)
         if found is None:
             empty = self.empty() if self.uses_empty else {}
-            scores = {name: self.model_scores(name, clue) for name in PROMPTS}
+            scores = {name: self.model_scores(name, clue) for name in self.prompts}
             matrix = features(self.ranker.names, self.lexicon, clue, scores, empty)
             found = self._scores[clue] = self.ranker.log_probs(matrix)
         return found

@@ -189,6 +189,12 @@ class MiniCrossword:
         makes any evaluator), so a later search with another evaluator gets no diagnostic from them."""
         self._scorer = None
 
+    def prompts(self) -> tuple[str, ...]:
+        """The answer prompts whose scores the clue re-ranker reads (keys of `scoring.PROMPTS`)."""
+        from tot.tasks.crosswords.scoring import default_ranker, prompts_used
+
+        return prompts_used((self.options["ranker"] or default_ranker()).names)
+
     def model_evaluator(self, model: Model | None, *, generator: str = "task", valuer: str = "task") -> Any:
         """This task's own evaluator (`generator`/`valuer` "task"), optionally mixed with `all` and `uniform`:
         see `tot.tasks.crosswords.search`."""
