@@ -10,9 +10,9 @@ the one-pass winner equals the first sampled winner, and how often the two sampl
 each other (the bar the one-pass vote must reach). Also recorded, untimed: the one-pass vote
 contextually calibrated (each choice's probability divided by that of the same vote with empty
 choices), and the one-pass vote with the choices reversed (does it name the same passage?), to see
-how much of the one-pass winner is position bias. With `--conclude` the sampled runs
-are `vote-conclude` (an abstaining voter's choice read after its text and "The best choice is "). A winner is the choice with the most votes (or
-probability), ties to the lower number; a sampled vote where every voter abstained has no winner, and
+how much of the one-pass winner is position bias. With `--conclude` the sampled runs are
+`vote-conclude` (an abstaining voter's choice read after its text and "The best choice is ").
+A winner is the choice with the most votes (or probability), ties to the lower number; a sampled vote where every voter abstained has no winner, and
 agreement is counted over the votes where both runs compared have one (their number is reported).
 
 One JSON line per input in `--out` (resumable, as `tot bench`).
@@ -137,8 +137,8 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
     sampled_seconds = [r[f"sampled_{k}"]["seconds"] for r in lines for k in (1, 2)]
     abstained = sum(r[f"sampled_{k}"]["abstentions"] for r in lines for k in (1, 2))
     concluded = sum(r[f"sampled_{k}"].get("concluded", 0) for r in lines for k in (1, 2))
-    asked = sum(sum(r[f"sampled_{k}"]["counts"]) - r[f"sampled_{k}"].get("concluded", 0) + r[f"sampled_{k}"]["abstentions"]
-                for r in lines for k in (1, 2))
+    cast = sum(sum(r[f"sampled_{k}"]["counts"]) for r in lines for k in (1, 2))
+    asked = cast - concluded + abstained  # concluded votes are in the counts and among the abstentions
     return {
         "votes": len(lines),
         "choices": statistics.fmean(r["config"]["choices"] for r in lines),

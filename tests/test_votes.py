@@ -89,9 +89,12 @@ def test_sampled_vote_counts_each_completion() -> None:
 def test_vote_conclude_asks_each_abstaining_voter_to_conclude() -> None:
     task, drafts = _drafts(3)
     # The voter's own text decides: after "...choice two..." the number read is 2, after anything else 3.
-    score = lambda prompt, label: 0.0 if label == ("2" if "choice two" in prompt.rsplit("Choice 3:", 1)[1] else "3") else -5.0
-    model = BatchingModel(["The best choice is 1", "I like choice two", "no idea", "The best choice is 9", "The best choice is 1"],
-                          score=score)
+    def score(prompt: str, label: str) -> float:
+        own = prompt.rsplit("Choice 3:", 1)[1]
+        return 0.0 if label == ("2" if "choice two" in own else "3") else -5.0
+
+    voters = ["The best choice is 1", "I like choice two", "no idea", "The best choice is 9", "The best choice is 1"]
+    model = BatchingModel(voters, score=score)
     votes = SampledVote(task, model, conclude=True).vote(drafts)
     assert votes.counts == (2, 1, 2) and votes.abstentions == 3 and votes.concluded == 3
     assert model.meter.calls == 2  # the sampled votes, then every abstaining voter's conclusion in one call
