@@ -1,7 +1,7 @@
 """Clue scoring: how likely each dictionary word is to answer a clue, from the model and a small learned re-ranker.
 
-1. The model scores every dictionary word after each answer prompt the ranker reads (`PROMPTS`: a
-   clue list, a definition list, a quiz, two answer lists), in one `score_many` call per clue and prompt,
+1. The model scores every dictionary word after each answer prompt the ranker reads (`PROMPTS`: an
+   answer list, a clue list, a definition list, a quiz), in one `score_many` call per clue and prompt,
    and once per prompt with no clue at all (what the prompt alone makes likely).
 2. A re-ranker turns those numbers into log P(word | clue): a weighted sum of features (`FEATURES`:
    the log-probabilities, their ranks within the clue, how much the clue raised them above the no-clue
