@@ -24,14 +24,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tot.api import GENERATORS, LEARNED_VALUERS, PRESETS
+from tot.api import GENERATORS, LEARNED_VALUERS, PRESETS, VOTERS
 from tot.core import Budget
 from tot.errors import InputError
 from tot.tasks import ALIASES
 from tot.userfiles import parse_toml
 
-EVALUATORS = ("model", "labels", "sample", "vote", "vote-conclude", "vote-pass", "uniform", "oracle", *LEARNED_VALUERS)
-MODEL_VALUERS = ("labels", "sample", "vote", "vote-conclude", "vote-pass", *LEARNED_VALUERS)  # learned, lookahead, mixed: with --value FILE
+EVALUATORS = ("model", "labels", "sample", *VOTERS, "uniform", "oracle", *LEARNED_VALUERS)
+MODEL_VALUERS = ("labels", "sample", *VOTERS, *LEARNED_VALUERS)  # learned, lookahead, mixed: with --value FILE
 MODEL_FREE_VALUERS = ("uniform", "oracle")
 BUDGET_KINDS = ("calls", "tokens", "seconds", "nodes")
 BASELINES = frozenset({"io", "cot", "cot-sc"})

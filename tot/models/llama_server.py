@@ -14,8 +14,9 @@ tokens. The log-probabilities it reports are taken before the bias and the gramm
 `forced_many`: many continuations after one prompt, read off their token trie instead of forcing each.
 One request at the root of the trie and at each inner node below a branching one (the prompt followed by
 the node's token ids, which the server's prompt cache makes about one new token) gives the `WALK_K`
-likeliest next tokens there; where the node has one child, the same request goes on through it (forced under a grammar of token ids, as `forced`
-does) and reads the likeliest tokens after it too, until a node with several. Each continuation's tokens
+likeliest next tokens there; where the node has one child, the same request goes on through it (forced
+under a grammar of token ids, as `forced` does) and reads the likeliest tokens after it too, until a node
+with several. Each continuation's tokens
 are read off the lists of its prefixes; the requests of one round go concurrently, and the next round asks
 at the nodes below. A token not among the likeliest at its prefix is forced alone: one request with
 `logit_bias` +`FORCE_BIAS` on it and one generated token, whose reported log-probability is taken before
