@@ -10,7 +10,10 @@ the one-pass winner equals the first sampled winner, and how often the two sampl
 each other (the bar the one-pass vote must reach). Also recorded, untimed: the one-pass vote
 contextually calibrated (each choice's probability divided by that of the same vote with empty
 choices), and the one-pass vote with the choices reversed (does it name the same passage?), to see
-how much of the one-pass winner is position bias. With `--conclude` the sampled runs are
+how much of the one-pass winner is position bias. Timed too: the rotated one-pass vote (`vote-rotate`:
+one pass per cyclic order, averaged), and untimed the same on the reversed choices. Where the results
+file holds the judge's scores of the passages, each voter's winner is also scored by the judge, beside
+the mean of the choices (what a random pick gets). With `--conclude` the sampled runs are
 `vote-conclude` (an abstaining voter's choice read after its text and "The best choice is ").
 A winner is the choice with the most votes (or probability), ties to the lower number; a sampled vote where every voter abstained has no winner, and
 agreement is counted over the votes where both runs compared have one (their number is reported).
@@ -44,6 +47,8 @@ class VoteConfig:
     texts: tuple[str, ...]
     votes: int = 5
     conclude: bool = False  # the sampled runs are `vote-conclude`: an abstaining voter is asked to conclude
+    runs: int = len(SEEDS)  # sampled runs held (0: only the one-pass votes)
+    judged: tuple[float, ...] = ()  # the judge's score of each choice, from the results file (not part of the key)
 
     @property
     def needs_model(self) -> bool:
@@ -56,6 +61,8 @@ class VoteConfig:
                                  "texts_sha": hashlib.sha256(json.dumps(self.texts).encode()).hexdigest()[:16]}
         if self.conclude:
             found["conclude"] = True
+        if self.runs != len(SEEDS):
+            found["runs"] = self.runs
         return found
 
 
@@ -94,7 +101,16 @@ def run_vote(job: Job, model: Model | None) -> Record:
     # A voter that judges the passages names the same passage either way; one that picks a position does not.
     backwards = one_pass.values(states[::-1])[::-1]
     out["one_pass_reversed"] = {"values": [round(v, 4) for v in backwards]}
-    for run, seed in enumerate(SEEDS, start=1):
+    if forget is not None:
+        forget()
+    started = time.perf_counter()
+    rotated = OnePassVote(task, model, rotate=True)
+    values = rotated.values(states)
+    out["rotated"] = {"values": [round(v, 4) for v in values], "seconds": round(time.perf_counter() - started, 3)}
+    out["rotated_reversed"] = {"values": [round(v, 4) for v in rotated.values(states[::-1])[::-1]]}
+    if config.judged:
+        out["judged"] = list(config.judged)
+    for run, seed in enumerate(SEEDS[: config.runs], start=1):
         if reseed is not None:
             reseed(seed)  # also empties the cache
         started = time.perf_counter()
@@ -105,8 +121,9 @@ def run_vote(job: Job, model: Model | None) -> Record:
 
 
 def jobs(records: Sequence[Record], rows: list[int] | None, choices: int, seed: int, model: harness.ModelSpec,
-         *, conclude: bool = False) -> list[Job]:
+         *, conclude: bool = False, runs: int = len(SEEDS)) -> list[Job]:
     """One vote per input of the results: the first `choices` IO passages."""
+    judged = {r["config"]["of"]: r["scores"] for r in records if r.get("kind") == "judge" and "of" in r.get("config", {})}
     found = []
     for record in records:
         if record.get("kind") != "search" or record.get("task") != "text" or record["config"].get("strategy") != "io":
@@ -116,14 +133,16 @@ def jobs(records: Sequence[Record], rows: list[int] | None, choices: int, seed: 
         texts = tuple(str(c["answer"]) for c in record.get("candidates") or [])[:choices]
         if len(texts) < 2:
             continue
-        config = VoteConfig(texts, conclude=conclude)
+        scores = judged.get(record["key"], [])
+        config = VoteConfig(texts, conclude=conclude, runs=runs,
+                            judged=tuple(scores[: len(texts)]) if len(scores) >= len(texts) else ())
         key = harness.job_key("vote", "text", record["puzzle"], config.as_dict(), seed, model.identity())
         found.append(Job(run_vote, "vote", "text", Puzzle(record["puzzle"], record.get("row")), config, seed, key))
     return found
 
 
 def summary(records: Sequence[Record]) -> dict[str, Any]:
-    """Speed ratio and agreement rates over the vote lines."""
+    """Speed ratio and agreement rates over the vote lines (sampled figures over the lines that hold sampled runs)."""
     lines = [r for r in records if r.get("kind") == "vote"]
     if not lines:
         return {"votes": 0}
@@ -131,31 +150,72 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
     calibrated = [winner(r["calibrated"]["values"]) for r in lines if "calibrated" in r]
     reversed_ = [(winner(r["one_pass"]["values"]), winner(r["one_pass_reversed"]["values"]))
                  for r in lines if "one_pass_reversed" in r]
-    first = [winner(r["sampled_1"]["counts"]) for r in lines]
-    second = [winner(r["sampled_2"]["counts"]) for r in lines]
+    rotated = [(winner(r["rotated"]["values"]), winner(r["rotated_reversed"]["values"])) for r in lines if "rotated" in r]
+    first = [winner(r["sampled_1"]["counts"]) if "sampled_1" in r else None for r in lines]
+    second = [winner(r["sampled_2"]["counts"]) if "sampled_2" in r else None for r in lines]
+    runs = [r[f"sampled_{k}"] for r in lines for k in (1, 2) if f"sampled_{k}" in r]
     one_seconds = sum(r["one_pass"]["seconds"] for r in lines)
-    sampled_seconds = [r[f"sampled_{k}"]["seconds"] for r in lines for k in (1, 2)]
-    abstained = sum(r[f"sampled_{k}"]["abstentions"] for r in lines for k in (1, 2))
-    concluded = sum(r[f"sampled_{k}"].get("concluded", 0) for r in lines for k in (1, 2))
-    cast = sum(sum(r[f"sampled_{k}"]["counts"]) for r in lines for k in (1, 2))
-    asked = cast - concluded + abstained  # concluded votes are in the counts and among the abstentions
+    sampled_seconds = statistics.fmean(run["seconds"] for run in runs) if runs else None
+    abstained = sum(run["abstentions"] for run in runs)
+    concluded = sum(run.get("concluded", 0) for run in runs)
+    asked = sum(sum(run["counts"]) for run in runs) - concluded + abstained  # concluded: in the counts and abstentions
     return {
         "votes": len(lines),
         "choices": statistics.fmean(r["config"]["choices"] for r in lines),
         "one_pass_seconds": round(one_seconds / len(lines), 3),
-        "sampled_seconds": round(statistics.fmean(sampled_seconds), 3),
-        "speedup": round(statistics.fmean(sampled_seconds) / (one_seconds / len(lines)), 1) if one_seconds else None,
+        "sampled_seconds": round(sampled_seconds, 3) if sampled_seconds is not None else None,
+        "speedup": round(sampled_seconds / (one_seconds / len(lines)), 1) if one_seconds and sampled_seconds else None,
         "one_pass_agrees_with_sampled": _agreement(one, first),
         "one_pass_agrees_with_sampled_2": _agreement(one, second),
         "sampled_agrees_with_sampled": _agreement(first, second),
         "calibrated_agrees_with_sampled": _agreement(calibrated, first) if len(calibrated) == len(lines) else None,
         "calibrated_winner_counts": _counts(calibrated),
         "one_pass_same_passage_reversed": _agreement([a for a, _ in reversed_], [b for _, b in reversed_]),
+        **_rotated(lines, rotated, first, sampled_seconds),
+        "judge_score_of_winner": _judged(lines),
         "sampled_abstentions": f"{abstained} of {asked}",
         "sampled_concluded": concluded,
-        "sampled_without_winner": sum(w is None for w in first + second),
+        "sampled_without_winner": sum(f"sampled_{k}" in r and w is None for r, a, b in zip(lines, first, second)
+                                      for k, w in ((1, a), (2, b))),
         "one_pass_winner_counts": _counts(one),
-        "sampled_winner_counts": _counts(first + second),
+        "sampled_winner_counts": _counts([w for w in first + second if w is not None]),
+    }
+
+
+def _rotated(lines: Sequence[Record], rotated: Sequence[tuple[int | None, int | None]], first: Sequence[int | None],
+             sampled_seconds: float | None) -> dict[str, Any]:
+    """The rotated one-pass vote: speed, agreement, and whether it names the same passage in reverse order."""
+    timed = [r["rotated"]["seconds"] for r in lines if "rotated" in r]
+    if not timed:
+        return {}
+    return {
+        "rotated_seconds": round(statistics.fmean(timed), 3),
+        "rotated_speedup": round(sampled_seconds / statistics.fmean(timed), 1) if sum(timed) and sampled_seconds else None,
+        "rotated_agrees_with_sampled": _agreement([a for a, _ in rotated],
+                                                  [w for r, w in zip(lines, first) if "rotated" in r]),
+        "rotated_same_passage_reversed": _agreement([a for a, _ in rotated], [b for _, b in rotated]),
+        "rotated_winner_counts": _counts([a for a, _ in rotated]),
+    }
+
+
+def _judged(lines: Sequence[Record]) -> dict[str, Any] | None:
+    """The judge's mean score of each voter's winner, beside the mean over all choices (a random pick)."""
+    scored = [r for r in lines if r.get("judged") and "rotated" in r]
+    if not scored:
+        return None
+
+    def mean_of(pick: Any) -> float | None:  # over the votes that name a winner
+        found = [r["judged"][w] for r in scored if (w := pick(r)) is not None]
+        return round(statistics.fmean(found), 4) if found else None
+
+    return {
+        "of": len(scored),
+        "random_pick": round(statistics.fmean(statistics.fmean(r["judged"]) for r in scored), 4),
+        "first_listed": mean_of(lambda r: 0),
+        "best_of_choices": mean_of(lambda r: max(range(len(r["judged"])), key=lambda i: r["judged"][i])),
+        "one_pass": mean_of(lambda r: winner(r["one_pass"]["values"])),
+        "rotated": mean_of(lambda r: winner(r["rotated"]["values"])),
+        "sampled_1": mean_of(lambda r: winner(r["sampled_1"]["counts"]) if "sampled_1" in r else None),
     }
 
 
@@ -179,10 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("--choices", type=int, default=5, help="IO passages per vote (default 5)")
         parser.add_argument("--conclude", action="store_true",
                             help="sampled runs as `vote-conclude`: a voter naming no choice is asked to conclude")
+        parser.add_argument("--sampled-runs", type=int, choices=range(len(SEEDS) + 1), default=len(SEEDS),
+                            help=f"sampled runs per vote (default {len(SEEDS)}; 0 holds only the one-pass votes)")
 
     return judging.probe_main(
         argv, "python -m tot.bench.votes", __doc__ or "", "text-votes.jsonl",
-        lambda records, rows, args, spec: jobs(records, rows, args.choices, args.seed, spec, conclude=args.conclude),
+        lambda records, rows, args, spec: jobs(records, rows, args.choices, args.seed, spec, conclude=args.conclude,
+                                                     runs=args.sampled_runs),
         summary, choices,
     )
 

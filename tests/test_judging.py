@@ -100,6 +100,19 @@ def test_vote_summary_compares_one_pass_with_two_sampled_runs() -> None:
     lines[0]["one_pass_reversed"] = {"values": [0.1, 0.7, 0.2]}  # the same passage wins in reverse order
     lines[1]["one_pass_reversed"] = {"values": [0.1, 0.3, 0.6]}  # position 1 both ways: another passage
     assert votes.summary(lines)["one_pass_same_passage_reversed"] == {"share": 0.5, "of": 2}
+    assert "rotated_seconds" not in votes.summary(lines) and votes.summary(lines)["judge_score_of_winner"] is None
+    for line, rotated, backwards in zip(lines, ([0.2, 0.5, 0.3], [0.3, 0.3, 0.4], [0.5, 0.2, 0.3]),
+                                        ([0.2, 0.6, 0.2], [0.5, 0.2, 0.3], [0.5, 0.3, 0.2])):
+        line["rotated"], line["rotated_reversed"] = {"values": rotated, "seconds": 5.0}, {"values": backwards}
+        line["judged"] = [5.0, 6.0, 7.0]
+    summary = votes.summary(lines)
+    assert summary["rotated_speedup"] == 5.0 and summary["rotated_winner_counts"] == {"1": 1, "2": 1, "3": 1}
+    assert summary["rotated_same_passage_reversed"] == {"share": 0.667, "of": 3}  # the second flips from 3 to 1
+    assert summary["rotated_agrees_with_sampled"] == {"share": 0.5, "of": 2}  # choice 2 = 2; choice 1 != 3
+    judged = summary["judge_score_of_winner"]
+    assert judged["random_pick"] == 6.0 and judged["first_listed"] == 5.0 and judged["best_of_choices"] == 7.0
+    assert judged["rotated"] == 6.0 and judged["one_pass"] == 6.0  # winners 2, 3, 1 and 2, 1, 3
+    assert judged["sampled_1"] == 6.5  # winners 2 and 3; no winner once
 
 
 def test_judge_check_variants_keep_what_they_must() -> None:
@@ -135,6 +148,15 @@ def test_the_vote_and_judge_check_benches_run_on_a_results_file(tmp_path: Path, 
     assert len(lines) == 2 and all(len(line["one_pass"]["values"]) == 3 for line in lines)  # an input's IO passages
     assert all(line["sampled_1"]["abstentions"] == 5 for line in lines)  # the writer never votes
     assert all(len(line["one_pass_reversed"]["values"]) == 3 for line in lines)
+    assert all(len(line["rotated"]["values"]) == 3 and len(line["judged"]) == 3 for line in lines)  # judged in the file
+    assert votes.summary(lines)["judge_score_of_winner"]["sampled_1"] is None  # no sampled winner to score
+    alone = tmp_path / "votes-alone.jsonl"
+    assert votes.main([str(results), "--out", str(alone), "--choices", "3", "--sampled-runs", "0"]) == 0
+    lines = [json.loads(line) for line in alone.read_text().splitlines()]
+    assert all("rotated" in line and "sampled_1" not in line and line["config"]["runs"] == 0 for line in lines)
+    summary = votes.summary(lines)
+    assert summary["speedup"] is None and summary["sampled_abstentions"] == "0 of 0"
+    assert summary["rotated_same_passage_reversed"]["of"] == 2
     concluded = tmp_path / "votes-conclude.jsonl"
     assert votes.main([str(results), "--out", str(concluded), "--choices", "3", "--conclude"]) == 0
     lines = [json.loads(line) for line in concluded.read_text().splitlines()]

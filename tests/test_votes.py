@@ -118,6 +118,30 @@ def test_one_pass_vote_reads_the_choice_numbers_after_the_conclusion() -> None:
     assert [len(g) for g in groups] == [3, 2, 2]
 
 
+def test_rotated_vote_cancels_a_position_bias_and_keeps_a_preference() -> None:
+    task, drafts = _drafts(3)
+
+    seen: list[str] = []
+
+    def score(prompt: str, label: str) -> float:  # the first-listed choice is favoured most; "plan 2" too, anywhere
+        seen.extend([prompt] if prompt not in seen else [])
+        listed = sorted(prompt.find(f"plan {i}") for i in range(3))
+        return 0.0 if label == "1" else -0.5 if label == str(1 + listed.index(prompt.find("plan 2"))) else -2.0
+
+    plain = OnePassVote(task, BatchingModel(score=score)).values(drafts)
+    assert plain[0] > plain[2]  # listed first, "plan 0" outvotes the preferred "plan 2"
+    model, seen[:] = BatchingModel(score=score), []
+    voter = OnePassVote(task, model, rotate=True)
+    values = voter.values(drafts)
+    assert voter.name == "vote-rotate" and math.isclose(sum(values), 1.0)
+    assert values[2] > values[0] and math.isclose(values[0], values[1])  # the position bias is spread evenly
+    assert model.meter.calls == 1 and len(seen) == 3  # three orders, one call
+    assert [p.index("plan 0") < p.index("plan 1") < p.index("plan 2") for p in seen] == [True, False, False]
+    assert voter.values_many([drafts[:1], []]) == [[1.0], []]
+    evaluator = make_evaluator(task, BatchingModel(), generator="sample", valuer="vote-rotate")
+    assert isinstance(evaluator, VoteEvaluator) and evaluator.name == "sample+vote-rotate"
+
+
 def test_vote_evaluator_votes_siblings_together_and_caches() -> None:
     task = CreativeWriting()
     root = task.initial(load_inputs()[0])

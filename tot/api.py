@@ -34,7 +34,7 @@ from tot.written import SampledThoughts, is_open_ended
 # task: the task's own (`task.model_evaluator`); sample: thoughts the model writes (`tot.written`)
 GENERATORS = ("enumerate", "values", "propose", "grammar", "all", "task", "sample")
 LEARNED_VALUERS = ("learned", "lookahead", "mixed")  # a value file's head (tot.learn.valuer): need `value`
-VOTERS = ("vote", "vote-conclude", "vote-pass")  # `tot.votes`
+VOTERS = ("vote", "vote-conclude", "vote-pass", "vote-rotate")  # `tot.votes`
 VALUERS = ("labels", "sample", "oracle", "uniform", "task", *VOTERS, *LEARNED_VALUERS)
 MODEL_VALUERS = ("labels", "sample", "task", *VOTERS, *LEARNED_VALUERS)
 
@@ -269,8 +269,8 @@ def _written(
         gen = make_evaluator(task, model, generator=generator, valuer="uniform").generator
     if valuer in ("vote", "vote-conclude"):
         return VoteEvaluator(task, gen, SampledVote(task, model, conclude=valuer == "vote-conclude"), model.meter)
-    if valuer == "vote-pass":
-        return VoteEvaluator(task, gen, OnePassVote(task, model), model.meter)
+    if valuer in ("vote-pass", "vote-rotate"):
+        return VoteEvaluator(task, gen, OnePassVote(task, model, rotate=valuer == "vote-rotate"), model.meter)
     needed = {"labels": "verdict_prompt", "sample": "value_prompt"}.get(valuer)
     if needed is not None and not callable(getattr(getattr(task, "prompts", None), needed, None)):
         raise InputError(f"task {task.name} has no value prompt, so it has no {valuer!r} values; try --evaluator vote")

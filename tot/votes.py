@@ -12,6 +12,8 @@ as numbered choices, ending where the voter starts writing. Two valuers read it:
 - `vote-pass` (`OnePassVote`): the prompt followed by "The best choice is ", and the probability
   of each choice's number read from one forward pass (several prompts batched in one call where the
   backend can, their shared prefix decoded once).
+- `vote-rotate`: the one-pass vote held once per cyclic order of the choices (k passes, one call),
+  averaged: a small model's vote leans on the first position, and rotating cancels that lean.
 
 `VoteEvaluator` puts a thought generator and a voter behind the Evaluator interface. Votes are
 relative: the states valued together (`evaluate_many`: a BFS step's candidates, a node's children)
@@ -178,13 +180,17 @@ class SampledVote:
 
 
 class OnePassVote:
-    """The vote read from one forward pass: the probability of each choice's number after "The best choice is"."""
+    """The vote read from one forward pass: the probability of each choice's number after "The best choice is".
 
-    name = "vote-pass"
+    With `rotate` (`vote-rotate`), one pass per cyclic order of the choices (all in the same call), each
+    state's probabilities averaged over the orders: every state is listed once in every position, so
+    a voter that favours a position favours every state alike.
+    """
 
-    def __init__(self, task: Any, model: Model) -> None:
+    def __init__(self, task: Any, model: Model, *, rotate: bool = False) -> None:
         _check_votable(task)
-        self.task, self.model = task, model
+        self.task, self.model, self.rotate = task, model, rotate
+        self.name = "vote-rotate" if rotate else "vote-pass"
 
     def prompt(self, states: Sequence[Any]) -> str:
         text: str = self.task.vote_prompt(list(states)).text
@@ -198,6 +204,20 @@ class OnePassVote:
 
         Groups of the same size share a call (the numbers scored are the same).
         """
+        if not self.rotate:
+            return self._passes(groups)
+        orders = [[[*range(r, n), *range(r)] for r in range(n)] for n in map(len, groups)]
+        passes = iter(self._passes([[group[i] for i in order] for group, rotations in zip(groups, orders) for order in rotations]))
+        result = []
+        for rotations in orders:
+            total = [0.0] * len(rotations)
+            for order in rotations:
+                for position, (i, p) in enumerate(zip(order, next(passes))):
+                    total[i] += p / len(rotations)
+            result.append(total)
+        return result
+
+    def _passes(self, groups: Sequence[Sequence[Any]]) -> list[list[float]]:
         result: list[list[float] | None] = [None] * len(groups)
         sizes = sorted({len(group) for group in groups})
         for size in sizes:

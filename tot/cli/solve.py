@@ -62,7 +62,8 @@ def solve(
         Optional[str], typer.Option(help="State values: labels (one pass), sample (paper, 3 samples), oracle (exact solver), "
                                     "uniform (all equal), task (the task's own; crosswords), vote (the paper's: 5 sampled "
                                     "votes among the candidates), vote-conclude (the same, a voter naming no choice asked to "
-                                    "conclude), vote-pass (the vote read from one forward pass), learned "
+                                    "conclude), vote-pass (the vote read from one forward pass), vote-rotate (one pass per cyclic "
+                                    "order of the choices, averaged: no position bias), learned "
                                     "(a --value file), lookahead (the best learned value one step on), mixed (learned and "
                                     "labels averaged).")
     ] = None,
