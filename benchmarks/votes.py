@@ -175,8 +175,7 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
         "judge_score_of_winner": _judged(lines),
         "sampled_abstentions": f"{abstained} of {asked}",
         "sampled_concluded": concluded,
-        "sampled_without_winner": sum(f"sampled_{k}" in r and w is None for r, a, b in zip(lines, first, second)
-                                      for k, w in ((1, a), (2, b))),
+        "sampled_without_winner": sum(winner(run["counts"]) is None for run in runs),
         "one_pass_winner_counts": _counts(one),
         "sampled_winner_counts": _counts([w for w in first + second if w is not None]),
     }

@@ -1,7 +1,7 @@
 """Votes: the model compares states side by side and names the best, as the paper's creative-writing ToT does.
 
 A task that can be voted on has `vote_prompt(states) -> VotePrompt`: an instruction and the states
-as numbered choices, ending where the voter starts writing. Two valuers read it:
+as numbered choices, ending where the voter starts writing. Four valuers read it:
 
 - `vote` (`SampledVote`): the paper's vote. n completions, each parsed for its last
   "The best choice is N" (`parse_vote`); a completion without one is an abstention, and a vote for a
