@@ -441,7 +441,9 @@ def task_metrics(task: Any, puzzle: str, result: Any) -> dict[str, float]:
     if measure is None:
         return {}
     final = final_state(result)
-    if final is None or (not result.path and result.answer is not None):
+    root = getattr(getattr(result, "tree", None), "root", None)
+    # A baseline's chain is a node that keeps the input's state: its answer is what it made.
+    if final is None or result.answer is not None and (not result.path or root is not None and final is root.state):
         final = "" if result.answer is None else result.answer.text
     return {name: round(float(value), 6) for name, value in measure(puzzle, final).items()}
 

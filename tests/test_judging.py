@@ -166,3 +166,14 @@ def test_the_vote_and_judge_check_benches_run_on_a_results_file(tmp_path: Path, 
     assert judge_checks.main([str(results), "--out", str(checks)]) == 0
     probes = [json.loads(line) for line in checks.read_text().splitlines()]
     assert len(probes) == 2 and {"original", "shuffled", "other", "injected_1", "raw_1"} <= set(probes[0]["scores"])
+
+
+def test_a_baseline_output_on_one_line_is_graded_as_the_answer_it_became(tmp_path: Path, scripted: Writer) -> None:
+    # A chain of one line is a node of the tree, whose state is the input's: the repaired answer is what is graded.
+    scripted.sample = lambda prompt, n, **options: ["They met at noon."] * n  # type: ignore[method-assign]
+    out = tmp_path / "text.jsonl"
+    judging.run(build({"task": "text", "rows": "0:1", "out": str(out)}))
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    baselines = [line for line in lines if line["kind"] == "search" and line["config"]["strategy"] in ("io", "cot")]
+    assert len(baselines) == 2 and all(line["answer"].count("\n\n") == 3 for line in baselines)  # repaired
+    assert all(line["metrics"]["constraint"] == 1.0 for line in baselines)
