@@ -120,11 +120,11 @@ def test_one_pass_vote_reads_the_choice_numbers_after_the_conclusion() -> None:
 
 def test_rotated_vote_cancels_a_position_bias_and_keeps_a_preference() -> None:
     task, drafts = _drafts(3)
-
-    seen: list[str] = []
+    seen: list[str] = []  # the distinct prompts scored
 
     def score(prompt: str, label: str) -> float:  # the first-listed choice is favoured most; "plan 2" too, anywhere
-        seen.extend([prompt] if prompt not in seen else [])
+        if prompt not in seen:
+            seen.append(prompt)
         listed = sorted(prompt.find(f"plan {i}") for i in range(3))
         return 0.0 if label == "1" else -0.5 if label == str(1 + listed.index(prompt.find("plan 2"))) else -2.0
 
