@@ -212,7 +212,7 @@ class OnePassVote:
         for rotations in orders:
             total = [0.0] * len(rotations)
             for order in rotations:
-                for position, (i, p) in enumerate(zip(order, next(passes))):
+                for i, p in zip(order, next(passes)):
                     total[i] += p / len(rotations)
             result.append(total)
         return result
