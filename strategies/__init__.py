@@ -24,6 +24,7 @@ BUILTIN = {
     "io": "tot.strategies.baselines:io",
     "cot": "tot.strategies.baselines:cot",
     "cot-sc": "tot.strategies.baselines:cot_sc",
+    "refine": "tot.strategies.refine:refine",
 }
 
 

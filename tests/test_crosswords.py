@@ -20,6 +20,7 @@ from tot.tasks import crosswords as cw
 from tot.tasks.crosswords import Board, Fill, MiniCrossword, Ranker, WordList
 from tot.tasks.crosswords.propagation import Lexicon, beliefs
 from tot.tasks.crosswords.scoring import ClueScorer, default_ranker, load_ranker, prompts_used
+from tot.tasks.crosswords import reverse
 from tot.tasks.crosswords.search import Grid, GridBound
 
 # A 5x5 word square (rows = columns), and clues that are just the slot names.
@@ -320,9 +321,55 @@ def test_the_anytime_search_replaces_its_first_grid_by_a_better_one_found_later(
     assert short.answer is not None and short.answer.text == "CRATE REGET AGORA TERRA ETAAC"
 
 
+# The reverse channel, scripted: log P(clue | word) is -1 for the words of the first square and for CRATE and
+# ETHER (every clue's two best words by the forward scores), -10 for every other word.
+LIKED = {"CRATE", "ETHER", "REGET", "AGORA", "TERRA", "ETAAC"}
+
+
+def reverse_script(prompt: str, text: str) -> float:
+    word, _, clue = text.partition("\nDefinition:")
+    if prompt.startswith(reverse.DEFINE_PROMPT):
+        return 0.0 if not clue else -1.0 if word.strip().upper() in LIKED else -10.0
+    return CRATES.get(text.strip().upper(), -20.0)
+
+
+def test_the_reverse_channel_asked_about_each_grid_found_moves_the_search_to_a_grid_it_prefers() -> None:
+    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse_top=2)
+    result = api.solve(task, CLUES, model=ScriptedModel(score=reverse_script))  # the crossword preset: refine
+    # Round 1 finds the second square, as the forward scores alone do; the reverse channel then marks its words
+    # down (-10 against the default -1), and a later round finds the first square, which it keeps.
+    assert [f.answer.text for f in result.found][0] == "CRATE RUTIN ATILT TILDE ENTER"
+    assert result.answer is not None and result.answer.text == "CRATE REGET AGORA TERRA ETAAC"
+    assert result.found[-1].answer.text == result.answer.text and result.stop_reason == "converged"
+    assert result.config["strategy"] == "refine" and result.config["rounds_run"] >= 3
+    without = api.solve(MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse=0), CLUES,
+                        model=ScriptedModel(score=reverse_script))
+    assert without.answer is not None and without.answer.text == "CRATE RUTIN ATILT TILDE ENTER"
+
+
+def test_the_reverse_channel_scores_words_lazily_and_defaults_the_rest() -> None:
+    model = ScriptedModel(score=reverse_script)
+    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse=2.0, reverse_top=2, reverse_quantile=1.0)
+    lexicon = task.lexicon
+    checked = reverse.CheckedScorer(ClueScorer(model, lexicon, ranker=PLAIN), model, weight=2.0, top=2, quantile=1.0)
+    forward = checked.forward("clue h1")
+    scores = checked("clue h1")
+    asked = {lexicon.vocab[i]: v for i, v in checked.asked["clue h1"].items()}
+    assert asked == {"CRATE": -1.0, "ETHER": -1.0}  # the two best by the forward scores
+    assert np.allclose(scores, forward + 2.0 * -1.0)  # quantile 1: every word not asked gets the best asked
+    calls = model.meter.calls
+    assert checked.look(["clue h1"], ["TILDE"]) and not checked.look(["clue h1"], ["TILDE"])
+    assert model.meter.calls == calls + 1  # one call for the new word, none for the same word again
+    position = lexicon.position("TILDE")
+    assert checked("clue h1")[position] == pytest.approx(forward[position] + 2.0 * -10.0)
+    assert checked.total(["clue h1"], ["ZZZZZ"]) is None
+    with pytest.raises(InputError, match="reverse channel"):
+        reverse.CheckedScorer(checked.forward, model, quantile=1.5)
+
+
 def test_the_crossword_presets_first_grid_in_belief_order_and_anytime() -> None:
     preset, anytime = api.PRESETS["crossword"], api.PRESETS["crossword-anytime"]
-    assert preset.strategy == "dfs" and dict(preset.options) == {"order": "prior", "max_steps": 100}
+    assert preset.strategy == "refine" and dict(preset.options) == {"search": "dfs", "order": "prior", "max_steps": 100}
     assert anytime.strategy == "dfs" and dict(anytime.options) == {"anytime": True} and anytime.seconds == 40
     assert MiniCrossword.preset == "crossword" and preset.seconds is None  # the same grid however busy the machine
 

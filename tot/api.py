@@ -67,13 +67,16 @@ PRESETS = {
         "the paper's ToT-BFS: propose prompt, 3 sampled values, beam 5, no backtracking",
     ),
     "crossword": Preset(
-        "dfs",
+        "refine",
         "task",
         "task",
-        (("order", "prior"), ("max_steps", 100)),
-        "depth-first search on the crossword's own evaluator (every dictionary word scored per clue, re-ranked): "
-        "fills in belief-propagation order, most believed word first, backtracking from dead boards; it returns the "
-        "first complete grid of dictionary words (at most 100 expansions; no clock, so a busy machine gets the same grid)",
+        (("search", "dfs"), ("order", "prior"), ("max_steps", 100)),
+        "rounds of depth-first search on the crossword's own evaluator (every dictionary word scored per clue, "
+        "re-ranked, plus the reverse channel: how likely each clue is as a definition of the word): fills in "
+        "belief-propagation order, most believed word first, backtracking from dead boards, to the first complete "
+        "grid of dictionary words (at most 100 expansions); then the reverse channel is asked about that grid's words "
+        "and the search runs again, until a grid holds no word not asked (at most 12 rounds; no clock, so a busy "
+        "machine gets the same grid)",
     ),
     "crossword-anytime": Preset(
         "dfs",

@@ -3,6 +3,8 @@
 - Thoughts (`BeliefThoughts`): on a board, belief propagation over the arc-consistent domains (clue
   scores from `ClueScorer`) picks the open clue whose best word is most believed; its `width` most
   believed words are the thoughts, most believed first.
+- Clue scores: forward (`scoring.ClueScorer`), or with the reverse channel (`reverse.CheckedScorer`), whose
+  closer look at a complete grid `GradingEvaluator.refine` asks for.
 - Values (`GridBound`): a board's bound is the best total score any grid completing it could have, the
   sum over clues of the best score in each clue's domain; for a complete grid, its own total (the sum of
   its ten words' log P(word | clue)). Mapped into (0.05, 1]; 0 for a dead board. So a search can compare
@@ -23,13 +25,16 @@ from tot.evaluators import ThoughtEvaluator
 from tot.models import normalise
 from tot.tasks.crosswords.board import SIZE, SLOTS, Board, Fill
 from tot.tasks.crosswords.propagation import Array, Lexicon, beliefs
+from tot.tasks.crosswords.reverse import CheckedScorer
 from tot.tasks.crosswords.scoring import ClueScorer
+
+Scorer = ClueScorer | CheckedScorer  # clue scores: forward only, or with the reverse channel
 
 
 class Grid:
     """One puzzle's view of the dictionary: clue scores (`scorer`), domains and beliefs of boards (cached)."""
 
-    def __init__(self, scorer: ClueScorer, *, iterations: int = 30, damping: float = 0.5, temperature: float = 1.0) -> None:
+    def __init__(self, scorer: Scorer, *, iterations: int = 30, damping: float = 0.5, temperature: float = 1.0) -> None:
         if temperature <= 0:
             raise InputError(f"temperature must be positive, got {temperature}")
         if not 0.0 <= damping < 1.0:
@@ -42,6 +47,10 @@ class Grid:
 
     def domains(self, board: Board) -> list[Array] | None:
         return self.lexicon.domains(board)
+
+    def forget(self) -> None:
+        """Drop the beliefs computed so far (the clue scores changed)."""
+        self._beliefs.clear()
 
     def total(self, board: Board) -> float | None:
         """The best total score of a grid completing `board` (a complete grid: its own); None when none can."""
@@ -111,7 +120,33 @@ class GridBound:
 
 class GradingEvaluator(ThoughtEvaluator):
     """A ThoughtEvaluator that values complete grids by its valuer too (by their total), not all at 1:
-    every complete grid of dictionary words is a goal, and the search compares them."""
+    every complete grid of dictionary words is a goal, and the search compares them.
+
+    `refine` and `widen` (for `tot.strategies.refine`) have the grid's scorer look closer at a complete grid,
+    or at more words of every clue, where it can (`reverse.CheckedScorer.look` and `widen`)."""
+
+    grid: Grid | None = None
+
+    def refine(self, board: Board) -> bool:
+        """Ask the reverse channel about the words of the complete grid `board`; True when that changed the
+        objective (every value and belief computed so far is dropped)."""
+        look = getattr(self.grid.scorer, "look", None) if self.grid is not None else None
+        if look is None or self.grid is None or not self.task.is_goal(board) or not look(board.clues, board.words()):
+            return False
+        return self._changed()
+
+    def widen(self) -> bool:
+        """Ask the reverse channel about more words of every clue (`reverse.CheckedScorer.widen`); True when
+        that changed the objective."""
+        widen = getattr(self.grid.scorer, "widen", None) if self.grid is not None else None
+        return widen is not None and widen() and self._changed()
+
+    def _changed(self) -> bool:
+        """Drop every value and belief computed so far (the objective changed); True."""
+        assert self.grid is not None
+        self.cache.clear()
+        self.grid.forget()
+        return True
 
     def evaluate(self, state: Any) -> float:
         if self.task.is_goal(state):
@@ -122,7 +157,7 @@ class GradingEvaluator(ThoughtEvaluator):
         return super().evaluate(state)
 
 
-def make_evaluator(task: Any, scorer: ClueScorer | None, *, generator: str, valuer: str,
+def make_evaluator(task: Any, scorer: Scorer | None, *, generator: str, valuer: str,
                    width: int, scale: float, temperature: float) -> ThoughtEvaluator:
     """The crossword's evaluator: `generator` task (belief order) or all, `valuer` task (bounds) or uniform."""
     from tot.evaluators import AllActions, UniformValuer
@@ -132,5 +167,7 @@ def make_evaluator(task: Any, scorer: ClueScorer | None, *, generator: str, valu
     val: Any = GridBound(grid, scale=scale) if valuer == "task" and grid else UniformValuer()
     meter = scorer.meter if scorer is not None else None
     if valuer == "task":
-        return GradingEvaluator(task, gen, val, meter)
+        evaluator = GradingEvaluator(task, gen, val, meter)
+        evaluator.grid = grid
+        return evaluator
     return ThoughtEvaluator(task, gen, val, meter)

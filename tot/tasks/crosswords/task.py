@@ -34,18 +34,25 @@ class MiniCrossword:
         scale: float = 8.0,
         temperature: float = 1.0,
         ranker: Any = None,
+        reverse: float = 1.0,
+        reverse_top: int = 20,
+        reverse_quantile: float = 0.5,
     ) -> None:
         """`words`: the dictionary (default `dictionary()`). The rest configure `model_evaluator`: `width`
         fills offered per board, `scale` how a board's value falls with its bound (see
         `tot.tasks.crosswords.search.GridBound`), `temperature` what belief propagation divides clue
-        scores by, `ranker` the clue re-ranker (a `scoring.Ranker`; default the shipped weights)."""
+        scores by, `ranker` the clue re-ranker (a `scoring.Ranker`; default the shipped weights), `reverse` the
+        weight of the reverse channel in the objective (0: forward scores only), `reverse_top` how many words per
+        clue it is asked about first, `reverse_quantile` what the others get (see `reverse.CheckedScorer`)."""
         if width <= 0:
             raise InputError(f"width must be positive, got {width}")
         self._words = words
         self._lexicon: Any = None
         self._scorer: Any = None  # the clue scores of the last evaluator made (for the diagnostic in `metrics`)
         self._show: Callable[[Any], None] | None = None
-        self.options: dict[str, Any] = {"width": width, "scale": scale, "temperature": temperature, "ranker": ranker}
+        self.options: dict[str, Any] = {"width": width, "scale": scale, "temperature": temperature, "ranker": ranker,
+                                        "reverse": reverse, "reverse_top": reverse_top,
+                                        "reverse_quantile": reverse_quantile}
 
     @property
     def words(self) -> WordList:
@@ -198,6 +205,7 @@ class MiniCrossword:
     def model_evaluator(self, model: Model | None, *, generator: str = "task", valuer: str = "task") -> Any:
         """This task's own evaluator (`generator`/`valuer` "task"), optionally mixed with `all` and `uniform`:
         see `tot.tasks.crosswords.search`."""
+        from tot.tasks.crosswords.reverse import CheckedScorer
         from tot.tasks.crosswords.scoring import ClueScorer
         from tot.tasks.crosswords.search import make_evaluator
 
@@ -209,7 +217,12 @@ class MiniCrossword:
         if needs_model and model is None:
             raise InputError("the crossword evaluator needs a model")
         o = self.options
-        scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"]) if needs_model and model is not None else None
+        scorer: Any = None
+        if needs_model and model is not None:
+            scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"])
+            if o["reverse"] > 0:
+                scorer = CheckedScorer(scorer, model, weight=o["reverse"], top=o["reverse_top"],
+                                       quantile=o["reverse_quantile"])
         self._scorer = scorer
         return make_evaluator(self, scorer, generator=generator, valuer=valuer, width=o["width"], scale=o["scale"],
                               temperature=o["temperature"])

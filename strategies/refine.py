@@ -1,0 +1,120 @@
+"""Search, look closer at the answer, search again: for evaluators that score cheaply first and carefully later.
+
+Each round runs another strategy (`search`, default dfs, with the remaining budget and `options`) and
+hands the goal it returns to the evaluator's `refine(state)`: an optional method beside the Evaluator
+protocol that looks closer at a state (the crossword's evaluator asks the model's reverse channel about
+the grid's words) and returns True when that changed its values. Then the next round searches again on
+the changed values; rounds end when a look changes nothing, after `rounds`, or with the budget. With
+`wider`, a look that changes nothing is followed by the evaluator's `widen()` (optional too: look at more
+of everything, True when that changed its values), and the rounds go on while it does. It returns
+the round whose goal the evaluator values most, on the values of the last look, so a longer budget never
+returns a worse goal on them (the rounds are the same, only cut later). `Result.found` holds each round
+that was the best so far, with what had been spent by then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from tot import strategies
+from tot.core import Budget, Evaluator, Found, Result, Task, Tracker
+from tot.errors import InputError
+from tot.tree import Node
+
+
+def refine(
+    task: Task[Any, Any],
+    evaluator: Evaluator[Any, Any],
+    root_state: Any,
+    *,
+    budget: Budget = Budget(),
+    search: str = "dfs",
+    rounds: int = 12,
+    wider: bool = False,
+    seed: int = 0,
+    **options: Any,
+) -> Result:
+    """Rounds of `search` from `root_state`, each on the evaluator's values after a closer look at the last
+    round's goal (see the module's docstring). An evaluator without `refine` gets one round."""
+    if rounds <= 0:
+        raise InputError(f"rounds must be positive, got {rounds}")
+    if search == "refine":
+        raise InputError("refine cannot refine itself: give another strategy as search=")
+    run = strategies.get(search)
+    strategies.check_options(search, options)
+    look: Any = getattr(evaluator, "refine", None)
+    widen: Any = getattr(evaluator, "widen", None)
+    closer = callable(look)
+    if not closer:  # nothing to look closer at (a model-free evaluator): the search itself, once
+        rounds = 1
+    tracker = Tracker(budget, getattr(evaluator, "meter", None))
+    done: list[tuple[Any, Result]] = []  # each round's goal (looked at) and its result
+    found: list[Found] = []
+    stop = "rounds"
+    for _ in range(rounds):
+        rest = _remaining(budget, tracker)
+        if rest is None:
+            stop = tracker.exhausted() or "exhausted"
+            break
+        result = run(task, evaluator, root_state, budget=rest, seed=seed, **options)
+        tracker.nodes_expanded += result.usage.nodes_expanded
+        tracker.nodes_generated += result.usage.nodes_generated
+        goal = _goal(result)
+        if goal is None:
+            done = done or [(None, result)]
+            stop = result.stop_reason
+            break
+        changed = False
+        try:
+            if closer and tracker.exhausted() is None:  # a look calls the model: never past the budget
+                changed = bool(look(goal)) or (wider and callable(widen) and tracker.exhausted() is None
+                                               and bool(widen()))
+        except KeyboardInterrupt:
+            stop = "interrupted"
+        done.append((goal, result))
+        if _best(evaluator, done) is done[-1] and (not found or found[-1].path != result.path):
+            found.append(_found(result, evaluator.evaluate(goal), tracker))
+        if stop == "interrupted" or result.stop_reason == "interrupted":
+            stop = "interrupted"
+            break
+        if not changed:
+            stop = tracker.exhausted() or ("converged" if closer else result.stop_reason)
+            break
+    _, chosen = _best(evaluator, done)
+    config = {"strategy": "refine", "search": search, "rounds": rounds, "wider": wider, "rounds_run": len(done),
+              "seed": seed, "inner": chosen.config}
+    why = "" if closer else " (the evaluator has nothing to refine)"
+    notes = (*chosen.notes, f"refine: {len(done)} round(s) of {search}, stopped: {stop}{why}")
+    return replace(chosen, strategy="refine", usage=tracker.usage(), stop_reason=stop, config=config, notes=notes,
+                   found=tuple(found))
+
+
+def _found(result: Result, value: float, tracker: Tracker) -> Found:
+    """A round's goal as the best so far, with what had been spent by then."""
+    assert result.answer is not None
+    usage = tracker.usage()
+    return Found(result.answer, value, result.path, usage.seconds, usage.calls, usage.nodes_expanded)
+
+
+def _goal(result: Result) -> Any:
+    """The state of the goal a search returned (its node marked "solution"), or None."""
+    solution: Node | None = next((n for n in result.tree if n.status == "solution"), None)
+    return None if solution is None else solution.state
+
+
+def _best(evaluator: Evaluator[Any, Any], done: list[tuple[Any, Result]]) -> tuple[Any, Result]:
+    """The round whose goal the evaluator values most now (the first of equals)."""
+    valued = [(evaluator.evaluate(goal) if goal is not None else -1.0, -i) for i, (goal, _) in enumerate(done)]
+    return done[-max(valued)[1]]
+
+
+def _remaining(budget: Budget, tracker: Tracker) -> Budget | None:
+    """What is left of `budget` after what `tracker` counted; None when a limit is reached."""
+    usage = tracker.usage()
+    spent = {"max_calls": usage.calls, "max_tokens": usage.tokens, "max_seconds": usage.seconds,
+             "max_nodes": usage.nodes_expanded}
+    left = {name: None if getattr(budget, name) is None else getattr(budget, name) - used for name, used in spent.items()}
+    if tracker.exhausted() is not None or any(v is not None and v <= 0 for v in left.values()):
+        return None
+    return Budget(**left)

@@ -1,0 +1,139 @@
+"""The reverse channel: how likely each clue is as the definition of a word, log P(clue | word), from the model.
+
+The forward scores (`scoring.ClueScorer`) rank every dictionary word after a clue, and favour words that
+are merely likely: on the 60 training puzzles, where the default search's word differs from the gold one,
+they prefer the gold word in 38% of the clues. Asked the other way round (how likely is this clue as the
+definition of this word?), the model prefers it in 68%. That question costs one scoring per word and clue,
+too many for the whole dictionary, so it is asked lazily:
+
+- for each clue's `top` words by the forward scores, when the clue is first scored;
+- for the words of each grid a search returns (`look`), so that a grid is never chosen on a guess;
+- with more time, for each clue's next `top` words (`widen`).
+
+A word not asked yet gets its clue's `quantile` of the reverse scores asked so far. `CheckedScorer` adds
+`weight` times the reverse score (or that default) to the forward score: the objective a search maximises
+(`tot.strategies.refine` searches again until the grid it returns holds no word not yet asked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tot.core import Meter
+from tot.errors import InputError
+from tot.models import Model
+from tot.tasks.crosswords.propagation import Array
+from tot.tasks.crosswords.scoring import ClueScorer
+
+DEFINE_PROMPT = """A dictionary of five-letter English words, each followed by its definition.
+
+Word: sound
+Definition: A narrow passage of water connecting two larger bodies; a channel
+Word: steep
+Definition: To soak in a liquid; to extract by soaking
+Word: rider
+Definition: One who rides; a horseman
+Word: balmy
+Definition: Pleasantly fragrant; mild and soothing
+Word:"""
+
+
+class CheckedScorer:
+    """Forward clue scores plus `weight` x the reverse channel, asked lazily (see the module's docstring).
+
+    Same interface as `ClueScorer` (`lexicon`, `meter`, calling it with a clue, `cached`, `total`), and `look`.
+    """
+
+    def __init__(self, forward: ClueScorer, model: Model, *, weight: float = 1.0, top: int = 20,
+                 quantile: float = 0.5) -> None:
+        if weight < 0 or top < 0 or not 0.0 <= quantile <= 1.0:
+            raise InputError(f"reverse channel: weight and top must be >= 0 and quantile in [0, 1], got "
+                             f"{weight}, {top}, {quantile}")
+        self.forward, self.model, self.lexicon = forward, model, forward.lexicon
+        self.weight, self.top, self.quantile = weight, top, quantile
+        self.asked: dict[str, dict[int, float]] = {}  # clue -> word index -> log P(clue | word)
+        self._scores: dict[str, Array] = {}  # clue -> the objective's scores, until a new word is asked
+
+    @property
+    def meter(self) -> Meter:
+        return self.forward.meter
+
+    def reverse(self, clue: str, words: Sequence[str]) -> list[float]:
+        """log P(clue | word) for each of `words` (one batched model call for those not asked yet)."""
+        asked = self.asked.setdefault(clue, {})
+        positions = [self.lexicon.position(w) for w in words]
+        if any(p is None for p in positions):
+            raise InputError(f"not in the dictionary: {', '.join(w for w, p in zip(words, positions) if p is None)}")
+        fresh = sorted({p for p in positions if p is not None and p not in asked})
+        if fresh:
+            text = " ".join(clue.split())  # the clue is data: one line, scored, never followed
+            continuations: list[str] = []
+            for p in fresh:
+                word = self.lexicon.vocab[p].lower()
+                continuations += [f" {word}\nDefinition:", f" {word}\nDefinition: {text}\n"]
+            scores = self.model.score_continuations(DEFINE_PROMPT, continuations)
+            for j, p in enumerate(fresh):
+                asked[p] = scores[2 * j + 1] - scores[2 * j]
+            self._scores.pop(clue, None)
+        return [asked[p] for p in positions if p is not None]
+
+    def look(self, clues: Sequence[str], words: Sequence[str]) -> bool:
+        """Ask the reverse channel about each clue's word of a grid; True when some was not asked before."""
+        before = sum(len(self.asked.get(c, {})) for c in clues)
+        for clue, word in zip(clues, words):
+            if self.lexicon.position(word) is not None:
+                self.reverse(clue, [word])
+        return sum(len(self.asked.get(c, {})) for c in clues) > before
+
+    def widen(self) -> bool:
+        """Ask each clue scored so far about its next `top` words by the forward scores (those not asked yet);
+        True when some were asked."""
+        grew = False
+        for clue in list(self.asked):
+            forward = self.forward.cached(clue)
+            if forward is None or not self.top:
+                continue
+            asked = self.asked[clue]
+            order = np.argsort(-forward, kind="stable")
+            fresh = [self.lexicon.vocab[int(i)] for i in order[: len(asked) + self.top] if int(i) not in asked]
+            if fresh:
+                self.reverse(clue, fresh[: self.top])
+                grew = True
+        return grew
+
+    def cached(self, clue: str) -> Array | None:
+        """The objective's scores of `clue` if its forward scores were computed (never calls the model)."""
+        return None if self.forward.cached(clue) is None else self(clue)
+
+    def total(self, clues: Sequence[str], words: Sequence[str]) -> float | None:
+        """The objective of `words` for `clues`, each word asked first (model calls); None when a clue was not
+        scored or a word is not in the dictionary."""
+        if any(self.forward.cached(c) is None for c in clues) or any(self.lexicon.position(w) is None for w in words):
+            return None
+        self.look(clues, words)
+        return float(sum(self(c)[self.lexicon.position(w)] for c, w in zip(clues, words)))
+
+    def __call__(self, clue: str) -> Array:
+        """The objective's score of every dictionary word for `clue` (forward plus weighted reverse)."""
+        found = self._scores.get(clue)
+        if found is None:
+            forward = self.forward(clue)
+            if clue not in self.asked and self.top:
+                best = np.argsort(-forward, kind="stable")[: self.top]
+                self.reverse(clue, [self.lexicon.vocab[int(i)] for i in best])
+            found = self._scores[clue] = forward + self.weight * self.bonus(clue)
+        return found
+
+    def bonus(self, clue: str) -> Array:
+        """Each word's reverse score, or for a word not asked yet its clue's default (the `quantile` of those
+        asked; 0 before any)."""
+        asked = self.asked.get(clue, {})
+        if not asked:
+            return np.zeros(len(self.lexicon.vocab))
+        where = np.fromiter(asked.keys(), dtype=np.intp, count=len(asked))
+        values = np.fromiter(asked.values(), dtype=float, count=len(asked))
+        bonus = np.full(len(self.lexicon.vocab), float(np.quantile(values, self.quantile)))
+        bonus[where] = values
+        return bonus
