@@ -49,7 +49,7 @@ def refine(
     if not closer:  # nothing to look closer at (a model-free evaluator): the search itself, once
         rounds = 1
     tracker = Tracker(budget, getattr(evaluator, "meter", None))
-    done: list[tuple[Any, Result]] = []  # each round's goal (looked at) and its result
+    done: list[tuple[Any, Result, bool]] = []  # each round's goal, its result, and whether it was looked at
     found: list[Found] = []
     stop = "rounds"
     for _ in range(rounds):
@@ -62,17 +62,18 @@ def refine(
         tracker.nodes_generated += result.usage.nodes_generated
         goal = _goal(result)
         if goal is None:
-            done = done or [(None, result)]
+            done = done or [(None, result, False)]
             stop = result.stop_reason
             break
-        changed = False
+        changed, looked = False, not closer
         try:
             if closer and tracker.exhausted() is None:  # a look calls the model: never past the budget
-                changed = bool(look(goal)) or (wider and callable(widen) and tracker.exhausted() is None
-                                               and bool(widen()))
+                changed, looked = bool(look(goal)), True
+                if not changed and wider and callable(widen) and tracker.exhausted() is None:
+                    changed = bool(widen())
         except KeyboardInterrupt:
             stop = "interrupted"
-        done.append((goal, result))
+        done.append((goal, result, looked))
         if _best(evaluator, done) is done[-1] and (not found or found[-1].path != result.path):
             found.append(_found(result, evaluator.evaluate(goal), tracker))
         if stop == "interrupted" or result.stop_reason == "interrupted":
@@ -81,7 +82,7 @@ def refine(
         if not changed:
             stop = tracker.exhausted() or ("converged" if closer else result.stop_reason)
             break
-    _, chosen = _best(evaluator, done)
+    _, chosen, _ = _best(evaluator, done)
     config = {"strategy": "refine", "search": search, "rounds": rounds, "wider": wider, "rounds_run": len(done),
               "seed": seed, "inner": chosen.config}
     why = "" if closer else " (the evaluator has nothing to refine)"
@@ -103,10 +104,14 @@ def _goal(result: Result) -> Any:
     return None if solution is None else solution.state
 
 
-def _best(evaluator: Evaluator[Any, Any], done: list[tuple[Any, Result]]) -> tuple[Any, Result]:
-    """The round whose goal the evaluator values most now (the first of equals)."""
-    valued = [(evaluator.evaluate(goal) if goal is not None else -1.0, -i) for i, (goal, _) in enumerate(done)]
-    return done[-max(valued)[1]]
+def _best(evaluator: Evaluator[Any, Any], done: list[tuple[Any, Result, bool]]) -> tuple[Any, Result, bool]:
+    """The round whose goal the evaluator values most now (the first of equals), among the goals it looked at
+    where there are any (a goal the budget left unlooked is valued on a guess)."""
+    def rank(i: int) -> tuple[bool, float, int]:
+        goal, _, looked = done[i]
+        return looked, evaluator.evaluate(goal) if goal is not None else -1.0, -i
+
+    return done[max(range(len(done)), key=rank)]
 
 
 def _remaining(budget: Budget, tracker: Tracker) -> Budget | None:

@@ -349,28 +349,30 @@ def test_the_reverse_channel_asked_about_each_grid_found_moves_the_search_to_a_g
 
 def test_the_reverse_channel_scores_words_lazily_and_defaults_the_rest() -> None:
     model = ScriptedModel(score=reverse_script)
-    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse=2.0, reverse_top=2, reverse_quantile=1.0)
-    lexicon = task.lexicon
+    lexicon = MiniCrossword(WordList(CRATES)).lexicon
     checked = reverse.CheckedScorer(ClueScorer(model, lexicon, ranker=PLAIN), model, weight=2.0, top=2, quantile=1.0)
     forward = checked.forward("clue h1")
-    scores = checked("clue h1")
-    asked = {lexicon.vocab[i]: v for i, v in checked.asked["clue h1"].items()}
-    assert asked == {"CRATE": -1.0, "ETHER": -1.0}  # the two best by the forward scores
-    assert np.allclose(scores, forward + 2.0 * -1.0)  # quantile 1: every word not asked gets the best asked
+    assert np.array_equal(checked("clue h1"), forward) and not checked.asked  # before any look: forward alone
     calls = model.meter.calls
     assert checked.look(["clue h1"], ["TILDE"]) and not checked.look(["clue h1"], ["TILDE"])
-    assert model.meter.calls == calls + 1  # one call for the new word, none for the same word again
-    position = lexicon.position("TILDE")
-    assert checked("clue h1")[position] == pytest.approx(forward[position] + 2.0 * -10.0)
+    assert model.meter.calls == calls + 1  # one call for the word and the clue's two best words, none again
+    asked = {lexicon.vocab[i]: v for i, v in checked.asked["clue h1"].items()}
+    assert asked == {"CRATE": -1.0, "ETHER": -1.0, "TILDE": -10.0}  # the two best by the forward scores, and TILDE
+    scores = checked("clue h1")
+    for word, reverse_score in (("TILDE", -10.0), ("CRATE", -1.0), ("AGORA", -1.0)):  # quantile 1: not asked gets -1
+        position = lexicon.position(word)
+        assert scores[position] == pytest.approx(forward[position] + 2.0 * reverse_score)
+    assert checked.widen() and {lexicon.vocab[i] for i in checked.asked["clue h1"]} >= {"TERRA", "TILDE", "ENTER"}
     assert checked.total(["clue h1"], ["ZZZZZ"]) is None
     with pytest.raises(InputError, match="reverse channel"):
         reverse.CheckedScorer(checked.forward, model, quantile=1.5)
 
 
-def test_the_crossword_presets_first_grid_in_belief_order_and_anytime() -> None:
+def test_the_crossword_presets_rounds_of_belief_order_dfs_to_convergence_or_the_budget() -> None:
     preset, anytime = api.PRESETS["crossword"], api.PRESETS["crossword-anytime"]
     assert preset.strategy == "refine" and dict(preset.options) == {"search": "dfs", "order": "prior", "max_steps": 100}
-    assert anytime.strategy == "dfs" and dict(anytime.options) == {"anytime": True} and anytime.seconds == 40
+    assert anytime.strategy == "refine" and anytime.seconds == 60
+    assert dict(anytime.options) == {**dict(preset.options), "rounds": 1000, "wider": True}
     assert MiniCrossword.preset == "crossword" and preset.seconds is None  # the same grid however busy the machine
 
 

@@ -79,14 +79,15 @@ PRESETS = {
         "machine gets the same grid)",
     ),
     "crossword-anytime": Preset(
-        "dfs",
+        "refine",
         "task",
         "task",
-        (("anytime", True),),
-        "anytime depth-first branch and bound on the crossword's own evaluator: fills ranked by the best total a grid "
-        "below them could have; it keeps the best complete grid found and goes on until the budget (default 40 s) runs "
-        "out. On today's clue scores it measures below the crossword preset (benchmarks/RESULTS.md)",
-        seconds=40.0,
+        (("search", "dfs"), ("order", "prior"), ("max_steps", 100), ("rounds", 1000), ("wider", True)),
+        "the crossword preset that goes on until the budget (default 60 s) runs out: once a round finds no word "
+        "not yet asked, the reverse channel is asked about each clue's next 20 words by the forward scores, and "
+        "the rounds go on; it keeps the best grid by the objective (`--json` lists each better grid, with the "
+        "seconds spent by then)",
+        seconds=60.0,
     ),
     "vote": Preset(
         "bfs",

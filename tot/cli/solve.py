@@ -40,16 +40,19 @@ def solve(
     puzzle: Annotated[list[str], typer.Argument(help="The puzzle, e.g. 4 9 10 13, or the input of a text or TOML task (quoted).")],
     preset: Annotated[
         Optional[str], typer.Option(help="fast: MCTS over every legal step, the model's likelihood of each as its prior, one-pass values. "
-                                    "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: depth-first "
-                                    "in belief order, the first complete grid. crossword-anytime: branch and bound that keeps "
-                                    "the best grid until the budget. vote: the paper's creative writing (the model writes 5 "
+                                    "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: rounds of "
+                                    "depth-first search in belief order to a complete grid, the reverse channel asked about each "
+                                    "grid's words in between, until a round finds nothing new. crossword-anytime: the same, "
+                                    "looking at more words per clue until the budget (default 60 s). vote: the paper's creative writing (the model writes 5 "
                                     "thoughts per step, 5 sampled votes keep one). value: model-written thoughts valued in one "
                                     "pass, beam 5. Default: the task's own (crossword for crossword, vote for text), else fast.")
     ] = None,
     strategy: Annotated[
         Optional[str],
-        typer.Option(help="Search strategy (default from the preset): bfs, dfs, best-first, mcts, or the baselines "
-                     "io, cot, cot-sc (no search: the model answers directly, with one or several chains of thought)."),
+        typer.Option(help="Search strategy (default from the preset): bfs, dfs, best-first, mcts, refine (rounds of "
+                     "another search, each after the evaluator looked closer at the last answer: the crossword's), or "
+                     "the baselines io, cot, cot-sc (no search: the model answers directly, with one or several chains "
+                     "of thought)."),
     ] = None,
     generator: Annotated[
         Optional[str], typer.Option(help="Thoughts: enumerate (legal steps ranked by the model), values (legal steps ranked by the "

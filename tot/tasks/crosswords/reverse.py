@@ -1,18 +1,22 @@
 """The reverse channel: how likely each clue is as the definition of a word, log P(clue | word), from the model.
 
 The forward scores (`scoring.ClueScorer`) rank every dictionary word after a clue, and favour words that
-are merely likely: on the 60 training puzzles, where the default search's word differs from the gold one,
-they prefer the gold word in 38% of the clues. Asked the other way round (how likely is this clue as the
+are merely likely: on the 60 training puzzles, in the 332 clues where the first grid's word is not the
+gold one, they prefer the gold word in 38%. Asked the other way round (how likely is this clue as the
 definition of this word?), the model prefers it in 68%. That question costs one scoring per word and clue,
 too many for the whole dictionary, so it is asked lazily:
 
-- for each clue's `top` words by the forward scores, when the clue is first scored;
-- for the words of each grid a search returns (`look`), so that a grid is never chosen on a guess;
+- for the words of each grid a search returns (`look`), so that a grid is never chosen on a guess, and, at
+  the first look, for each clue's `top` words by the forward scores;
 - with more time, for each clue's next `top` words (`widen`).
+
+Before the first look the objective is the forward scores alone, so the first grid is the one they give;
+every later grid is compared with it on the objective with the reverse channel.
 
 A word not asked yet gets its clue's `quantile` of the reverse scores asked so far. `CheckedScorer` adds
 `weight` times the reverse score (or that default) to the forward score: the objective a search maximises
-(`tot.strategies.refine` searches again until the grid it returns holds no word not yet asked).
+(`tot.strategies.refine` searches again until the grid it returns holds no word not yet asked). The
+defaults (weight 1, top 20, quantile 0.5) were chosen on the training puzzles alone (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -80,11 +84,15 @@ class CheckedScorer:
         return [asked[p] for p in positions if p is not None]
 
     def look(self, clues: Sequence[str], words: Sequence[str]) -> bool:
-        """Ask the reverse channel about each clue's word of a grid; True when some was not asked before."""
+        """Ask the reverse channel about each clue's word of a grid (and, the first time, about the clue's `top`
+        words); True when some was not asked before."""
         before = sum(len(self.asked.get(c, {})) for c in clues)
         for clue, word in zip(clues, words):
-            if self.lexicon.position(word) is not None:
-                self.reverse(clue, [word])
+            ask = [word] if self.lexicon.position(word) is not None else []
+            if clue not in self.asked and self.top:
+                best = np.argsort(-self.forward(clue), kind="stable")[: self.top]
+                ask += [self.lexicon.vocab[int(i)] for i in best]
+            self.reverse(clue, ask)
         return sum(len(self.asked.get(c, {})) for c in clues) > before
 
     def widen(self) -> bool:
@@ -119,11 +127,7 @@ class CheckedScorer:
         """The objective's score of every dictionary word for `clue` (forward plus weighted reverse)."""
         found = self._scores.get(clue)
         if found is None:
-            forward = self.forward(clue)
-            if clue not in self.asked and self.top:
-                best = np.argsort(-forward, kind="stable")[: self.top]
-                self.reverse(clue, [self.lexicon.vocab[int(i)] for i in best])
-            found = self._scores[clue] = forward + self.weight * self.bonus(clue)
+            found = self._scores[clue] = self.forward(clue) + self.weight * self.bonus(clue)
         return found
 
     def bonus(self, clue: str) -> Array:

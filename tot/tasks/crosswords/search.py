@@ -7,9 +7,9 @@
   closer look at a complete grid `GradingEvaluator.refine` asks for.
 - Values (`GridBound`): a board's bound is the best total score any grid completing it could have, the
   sum over clues of the best score in each clue's domain; for a complete grid, its own total (the sum of
-  its ten words' log P(word | clue)). Mapped into (0.05, 1]; 0 for a dead board. So a search can compare
-  complete grids, and an anytime depth-first search (`dfs(anytime=True)`, the `crossword-anytime` preset) can
-  prune every board that cannot beat the best grid found (branch and bound).
+  its ten words' scores). Mapped into (0.05, 1]; 0 for a dead board. So a search can compare complete
+  grids (`tot.strategies.refine` keeps the best of its rounds), and an anytime depth-first search
+  (`dfs(anytime=True)`) can prune every board that cannot beat the best grid found (branch and bound).
 """
 
 from __future__ import annotations
