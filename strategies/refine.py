@@ -65,18 +65,19 @@ def refine(
             done = done or [(None, result, False)]
             stop = result.stop_reason
             break
+        interrupted = result.stop_reason == "interrupted"
         changed, looked = False, not closer
-        try:
-            if closer and tracker.exhausted() is None:  # a look calls the model: never past the budget
+        if closer and not interrupted and tracker.exhausted() is None:  # a look calls the model: not past the budget
+            try:
                 changed, looked = bool(look(goal)), True
                 if not changed and wider and callable(widen) and tracker.exhausted() is None:
                     changed = bool(widen())
-        except KeyboardInterrupt:
-            stop = "interrupted"
+            except KeyboardInterrupt:
+                interrupted = True
         done.append((goal, result, looked))
         if _best(evaluator, done) is done[-1] and (not found or found[-1].path != result.path):
             found.append(_found(result, evaluator.evaluate(goal), tracker))
-        if stop == "interrupted" or result.stop_reason == "interrupted":
+        if interrupted:
             stop = "interrupted"
             break
         if not changed:

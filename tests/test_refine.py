@@ -140,3 +140,17 @@ def test_bad_refine_settings_are_input_errors() -> None:
     with pytest.raises(InputError, match="no option"):
         refine(task, Looking(task), "", search="dfs", breadth=3)
     assert "refine" in strategies.names()
+
+
+def test_ctrl_c_during_a_look_keeps_the_rounds_so_far() -> None:
+    task = Words("xx")
+
+    class Interrupted(Looking):
+        def refine(self, state: str) -> bool:
+            if self.looked:
+                raise KeyboardInterrupt
+            return super().refine(state)
+
+    result = refine(task, Interrupted(task), "", search="dfs", order="prior")
+    assert result.stop_reason == "interrupted" and result.config["rounds_run"] == 2
+    assert result.answer is not None and result.answer.text == "aa"  # looked at (0.1) beats ab's unlooked guess
