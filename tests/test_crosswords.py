@@ -17,10 +17,9 @@ from tot.core import Answer, Budget
 from tot.errors import InputError
 from tot.strategies.dfs import dfs
 from tot.tasks import crosswords as cw
-from tot.tasks.crosswords import Board, Fill, MiniCrossword, Ranker, WordList
+from tot.tasks.crosswords import Board, Fill, MiniCrossword, Ranker, WordList, reverse
 from tot.tasks.crosswords.propagation import Lexicon, beliefs
 from tot.tasks.crosswords.scoring import ClueScorer, default_ranker, load_ranker, prompts_used
-from tot.tasks.crosswords import reverse
 from tot.tasks.crosswords.search import Grid, GridBound
 
 # A 5x5 word square (rows = columns), and clues that are just the slot names.

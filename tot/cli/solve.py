@@ -43,8 +43,8 @@ def solve(
                                     "paper: the paper's ToT-BFS (propose, 3 sampled values, beam 5). crossword: rounds of "
                                     "depth-first search in belief order to a complete grid, the reverse channel asked about each "
                                     "grid's words in between, until a round finds nothing new. crossword-anytime: the same, "
-                                    "looking at more words per clue until the budget (default 60 s). vote: the paper's creative writing (the model writes 5 "
-                                    "thoughts per step, 5 sampled votes keep one). value: model-written thoughts valued in one "
+                                    "looking at more words per clue until the budget (default 60 s). vote: the paper's creative "
+                                    "writing (the model writes 5 thoughts per step, 5 sampled votes keep one). value: model-written thoughts valued in one "
                                     "pass, beam 5. Default: the task's own (crossword for crossword, vote for text), else fast.")
     ] = None,
     strategy: Annotated[

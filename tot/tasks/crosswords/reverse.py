@@ -47,7 +47,8 @@ Word:"""
 class CheckedScorer:
     """Forward clue scores plus `weight` x the reverse channel, asked lazily (see the module's docstring).
 
-    Same interface as `ClueScorer` (`lexicon`, `meter`, calling it with a clue, `cached`, `total`), and `look`.
+    Same interface as `ClueScorer` (`lexicon`, `meter`, calling it with a clue, `cached`, `total`), and `look`
+    and `widen`. `total` asks the reverse channel about the words it is given: for the diagnostic after a search.
     """
 
     def __init__(self, forward: ClueScorer, model: Model, *, weight: float = 1.0, top: int = 20,
