@@ -362,6 +362,12 @@ def test_the_reverse_channel_scores_words_lazily_and_defaults_the_rest() -> None
         position = lexicon.position(word)
         assert scores[position] == pytest.approx(forward[position] + 2.0 * reverse_score)
     assert checked.widen() and {lexicon.vocab[i] for i in checked.asked["clue h1"]} >= {"TERRA", "TILDE", "ENTER"}
+    checked.forward("clue h2"), checked.forward("clue v1")  # their forward scores first: calls of their own
+    calls = model.meter.calls
+    assert checked.look(["clue h2", "clue v1"], ["CRATE", "TILDE"]) and model.meter.calls == calls + 1  # every clue at once
+    assert len(checked.asked["clue v1"]) == 3 and checked.asked["clue v1"][lexicon.position("TILDE")] == -10.0
+    assert lexicon.position("CRATE") in checked.asked["clue h2"]  # each clue's word and its two best
+    assert checked.widen() and model.meter.calls == calls + 2
     assert checked.total(["clue h1"], ["ZZZZZ"]) is None
     with pytest.raises(InputError, match="reverse channel"):
         reverse.CheckedScorer(checked.forward, model, quantile=1.5)

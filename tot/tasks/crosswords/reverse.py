@@ -4,7 +4,8 @@ The forward scores (`scoring.ClueScorer`) rank every dictionary word after a clu
 are merely likely: on the 60 training puzzles, in the 332 clues where the first grid's word is not the
 gold one, they prefer the gold word in 38%. Asked the other way round (how likely is this clue as the
 definition of this word?), the model prefers it in 68%. That question costs one scoring per word and clue,
-too many for the whole dictionary, so it is asked lazily:
+too many for the whole dictionary, so it is asked lazily (each time about every clue's new words at once, in
+one model call):
 
 - for the words of each grid a search returns (`look`), so that a grid is never chosen on a guess, and, at
   the first look, for each clue's `top` words by the forward scores;
@@ -21,7 +22,7 @@ defaults (weight 1, top 20, quantile 0.5) were chosen on the training puzzles al
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -65,52 +66,53 @@ class CheckedScorer:
     def meter(self) -> Meter:
         return self.forward.meter
 
-    def reverse(self, clue: str, words: Sequence[str]) -> list[float]:
-        """log P(clue | word) for each of `words` (one batched model call for those not asked yet)."""
-        asked = self.asked.setdefault(clue, {})
-        positions = [self.lexicon.position(w) for w in words]
-        if any(p is None for p in positions):
-            raise InputError(f"not in the dictionary: {', '.join(w for w, p in zip(words, positions) if p is None)}")
-        fresh = sorted({p for p in positions if p is not None and p not in asked})
-        if fresh:
-            text = " ".join(clue.split())  # the clue is data: one line, scored, never followed
-            continuations: list[str] = []
-            for p in fresh:
-                word = self.lexicon.vocab[p].lower()
-                continuations += [f" {word}\nDefinition:", f" {word}\nDefinition: {text}\n"]
-            scores = self.model.score_continuations(DEFINE_PROMPT, continuations)
-            for j, p in enumerate(fresh):
-                asked[p] = scores[2 * j + 1] - scores[2 * j]
+    def ask(self, words: Mapping[str, Sequence[str]]) -> bool:
+        """Ask the reverse channel about each clue's `words` not asked yet, every clue in one model call; True
+        when some was asked."""
+        fresh: list[tuple[str, int]] = []
+        for clue, ws in words.items():
+            positions = [self.lexicon.position(w) for w in ws]
+            if any(p is None for p in positions):
+                raise InputError(f"not in the dictionary: {', '.join(w for w, p in zip(ws, positions) if p is None)}")
+            asked = self.asked.setdefault(clue, {})
+            fresh += [(clue, p) for p in sorted({p for p in positions if p is not None and p not in asked})]
+        if not fresh:
+            return False
+        continuations: list[str] = []
+        for clue, p in fresh:
+            word, text = self.lexicon.vocab[p].lower(), " ".join(clue.split())  # the clue is data: one line, scored
+            continuations += [f" {word}\nDefinition:", f" {word}\nDefinition: {text}\n"]
+        scores = self.model.score_continuations(DEFINE_PROMPT, continuations)
+        for j, (clue, p) in enumerate(fresh):
+            self.asked[clue][p] = scores[2 * j + 1] - scores[2 * j]
             self._scores.pop(clue, None)
-        return [asked[p] for p in positions if p is not None]
+        return True
 
     def look(self, clues: Sequence[str], words: Sequence[str]) -> bool:
         """Ask the reverse channel about each clue's word of a grid (and, the first time, about the clue's `top`
-        words); True when some was not asked before."""
-        before = sum(len(self.asked.get(c, {})) for c in clues)
+        words), in one model call; True when some was not asked before."""
+        asks: dict[str, list[str]] = {}
         for clue, word in zip(clues, words):
-            ask = [word] if self.lexicon.position(word) is not None else []
+            ask = asks.setdefault(clue, [])
+            if self.lexicon.position(word) is not None:
+                ask.append(word)
             if clue not in self.asked and self.top:
                 best = np.argsort(-self.forward(clue), kind="stable")[: self.top]
                 ask += [self.lexicon.vocab[int(i)] for i in best]
-            self.reverse(clue, ask)
-        return sum(len(self.asked.get(c, {})) for c in clues) > before
+        return self.ask(asks)
 
     def widen(self) -> bool:
-        """Ask each clue scored so far about its next `top` words by the forward scores (those not asked yet);
-        True when some were asked."""
-        grew = False
-        for clue in list(self.asked):
+        """Ask each clue scored so far about its next `top` words by the forward scores (those not asked yet), in
+        one model call; True when some were asked."""
+        asks: dict[str, list[str]] = {}
+        for clue, asked in self.asked.items():
             forward = self.forward.cached(clue)
             if forward is None or not self.top:
                 continue
-            asked = self.asked[clue]
             order = np.argsort(-forward, kind="stable")
-            fresh = [self.lexicon.vocab[int(i)] for i in order[: len(asked) + self.top] if int(i) not in asked]
-            if fresh:
-                self.reverse(clue, fresh[: self.top])
-                grew = True
-        return grew
+            asks[clue] = [self.lexicon.vocab[int(i)] for i in order[: len(asked) + self.top] if int(i) not in asked]
+            asks[clue] = asks[clue][: self.top]
+        return self.ask(asks)
 
     def cached(self, clue: str) -> Array | None:
         """The objective's scores of `clue` if its forward scores were computed (never calls the model)."""

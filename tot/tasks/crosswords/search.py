@@ -128,18 +128,19 @@ class GradingEvaluator(ThoughtEvaluator):
     grid: Grid | None = None
 
     def refine(self, board: Board) -> bool:
-        """Ask the reverse channel about the words of the complete grid `board`; True when that changed the
-        objective (every value and belief computed so far is dropped)."""
-        look = getattr(self.grid.scorer, "look", None) if self.grid is not None else None
-        if look is None or self.grid is None or not self.task.is_goal(board) or not look(board.clues, board.words()):
-            return False
-        return self._changed()
+        """Ask the reverse channel about the words of the complete grid `board` (one model call); True when that
+        changed the objective (every value and belief computed so far is dropped)."""
+        look = getattr(self._scorer(), "look", None)
+        return bool(look is not None and self.task.is_goal(board) and look(board.clues, board.words()) and self._changed())
 
     def widen(self) -> bool:
-        """Ask the reverse channel about more words of every clue (`reverse.CheckedScorer.widen`); True when
-        that changed the objective."""
-        widen = getattr(self.grid.scorer, "widen", None) if self.grid is not None else None
-        return widen is not None and widen() and self._changed()
+        """Ask the reverse channel about more words of every clue (`reverse.CheckedScorer.widen`, one model
+        call); True when that changed the objective."""
+        widen = getattr(self._scorer(), "widen", None)
+        return bool(widen is not None and widen() and self._changed())
+
+    def _scorer(self) -> Scorer | None:
+        return self.grid.scorer if self.grid is not None else None
 
     def _changed(self) -> bool:
         """Drop every value and belief computed so far (the objective changed); True."""
