@@ -110,8 +110,8 @@ class CheckedScorer:
             if forward is None or not self.top:
                 continue
             order = np.argsort(-forward, kind="stable")
-            asks[clue] = [self.lexicon.vocab[int(i)] for i in order[: len(asked) + self.top] if int(i) not in asked]
-            asks[clue] = asks[clue][: self.top]
+            fresh = [self.lexicon.vocab[int(i)] for i in order[: len(asked) + self.top] if int(i) not in asked]
+            asks[clue] = fresh[: self.top]
         return self.ask(asks)
 
     def cached(self, clue: str) -> Array | None:
