@@ -333,14 +333,15 @@ def reverse_script(prompt: str, text: str) -> float:
 
 
 def test_the_reverse_channel_asked_about_each_grid_found_moves_the_search_to_a_grid_it_prefers() -> None:
-    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse_top=2)
+    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse_top=3)
     result = api.solve(task, CLUES, model=ScriptedModel(score=reverse_script))  # the crossword preset: refine
-    # Round 1 finds the second square, as the forward scores alone do; the reverse channel then marks its words
-    # down (-10 against the default -1), and a later round finds the first square, which it keeps.
+    # Round 1 finds the second square, as the forward scores alone do; the reverse channel, asked about its
+    # words and each clue's three most believed words on the empty grid, marks its words down (-10 against -1
+    # for the first square's), and round 2 finds the first square, which it keeps.
     assert [f.answer.text for f in result.found][0] == "CRATE RUTIN ATILT TILDE ENTER"
     assert result.answer is not None and result.answer.text == "CRATE REGET AGORA TERRA ETAAC"
     assert result.found[-1].answer.text == result.answer.text and result.stop_reason == "converged"
-    assert result.config["strategy"] == "refine" and result.config["rounds_run"] >= 3
+    assert result.config["strategy"] == "refine" and result.config["rounds_run"] == 2
     without = api.solve(MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse=0), CLUES,
                         model=ScriptedModel(score=reverse_script))
     assert without.answer is not None and without.answer.text == "CRATE RUTIN ATILT TILDE ENTER"
@@ -363,11 +364,15 @@ def test_the_reverse_channel_scores_words_lazily_and_defaults_the_rest() -> None
         assert scores[position] == pytest.approx(forward[position] + 2.0 * reverse_score)
     assert checked.widen() and {lexicon.vocab[i] for i in checked.asked["clue h1"]} >= {"TERRA", "TILDE", "ENTER"}
     checked.forward("clue h2"), checked.forward("clue v1")  # their forward scores first: calls of their own
+    chosen = [np.array([lexicon.position("AGORA"), lexicon.position("TERRA"), lexicon.position("ETAAC")])] * 2
     calls = model.meter.calls
-    assert checked.look(["clue h2", "clue v1"], ["CRATE", "TILDE"]) and model.meter.calls == calls + 1  # every clue at once
-    assert len(checked.asked["clue v1"]) == 3 and checked.asked["clue v1"][lexicon.position("TILDE")] == -10.0
-    assert lexicon.position("CRATE") in checked.asked["clue h2"]  # each clue's word and its two best
-    assert checked.widen() and model.meter.calls == calls + 2
+    assert checked.first(["clue h2", "clue v1"]) and checked.look(["clue h2", "clue v1"], ["AGUSH", "ZZZZZ"], best=chosen)
+    assert model.meter.calls == calls + 1 and not checked.first(["clue h2", "clue v1"])  # every clue at once
+    assert {lexicon.vocab[i] for i in checked.asked["clue h2"]} == {"AGUSH", "AGORA", "TERRA"}  # `best`'s first two
+    assert {lexicon.vocab[i] for i in checked.asked["clue v1"]} == {"AGORA", "TERRA"}  # a word outside: not asked
+    assert checked.look(["clue h2", "clue v1"], ["CRATE", "TILDE"]) and model.meter.calls == calls + 2
+    assert checked.asked["clue v1"][lexicon.position("TILDE")] == -10.0 and len(checked.asked["clue h2"]) == 4
+    assert checked.widen() and model.meter.calls == calls + 3
     assert checked.total(["clue h1"], ["ZZZZZ"]) is None
     with pytest.raises(InputError, match="reverse channel"):
         reverse.CheckedScorer(checked.forward, model, quantile=1.5)

@@ -8,7 +8,9 @@ too many for the whole dictionary, so it is asked lazily (each time about every 
 one model call):
 
 - for the words of each grid a search returns (`look`), so that a grid is never chosen on a guess, and, at
-  the first look, for each clue's `top` words by the forward scores;
+  the first look, for each clue's `top` best words: by the forward scores, or as the crossword's evaluator
+  asks, by belief propagation's beliefs on the empty grid (the forward scores with the crossings: words a
+  grid can hold);
 - with more time, for each clue's next `top` words (`widen`).
 
 Before the first look the objective is the forward scores alone, so the first grid is the one they give;
@@ -88,18 +90,23 @@ class CheckedScorer:
             self._scores.pop(clue, None)
         return True
 
-    def look(self, clues: Sequence[str], words: Sequence[str]) -> bool:
+    def look(self, clues: Sequence[str], words: Sequence[str], *, best: Sequence[Array] | None = None) -> bool:
         """Ask the reverse channel about each clue's word of a grid (and, the first time, about the clue's `top`
-        words), in one model call; True when some was not asked before."""
+        best words: the first of `best`, each clue's word indices best first, or by the forward scores), in one
+        model call; True when some was not asked before."""
         asks: dict[str, list[str]] = {}
-        for clue, word in zip(clues, words):
+        for s, (clue, word) in enumerate(zip(clues, words)):
             ask = asks.setdefault(clue, [])
             if self.lexicon.position(word) is not None:
                 ask.append(word)
             if clue not in self.asked and self.top:
-                best = np.argsort(-self.forward(clue), kind="stable")[: self.top]
-                ask += [self.lexicon.vocab[int(i)] for i in best]
+                order = best[s] if best is not None else np.argsort(-self.forward(clue), kind="stable")
+                ask += [self.lexicon.vocab[int(i)] for i in order[: self.top]]
         return self.ask(asks)
+
+    def first(self, clues: Sequence[str]) -> bool:
+        """True when some of `clues` was never looked at (its next look asks about its `top` best words)."""
+        return bool(self.top) and any(clue not in self.asked for clue in clues)
 
     def widen(self) -> bool:
         """Ask each clue scored so far about its next `top` words by the forward scores (those not asked yet), in

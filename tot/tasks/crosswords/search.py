@@ -128,19 +128,31 @@ class GradingEvaluator(ThoughtEvaluator):
     grid: Grid | None = None
 
     def refine(self, board: Board) -> bool:
-        """Ask the reverse channel about the words of the complete grid `board` (one model call); True when that
-        changed the objective (every value and belief computed so far is dropped)."""
-        look = getattr(self._scorer(), "look", None)
-        return bool(look is not None and self.task.is_goal(board) and look(board.clues, board.words()) and self._changed())
+        """Ask the reverse channel about the words of the complete grid `board` (one model call; the first time,
+        also about each clue's best words by the beliefs on the empty grid); True when that changed the
+        objective (every value and belief computed so far is dropped)."""
+        scorer = self._scorer()
+        if not isinstance(scorer, CheckedScorer) or not self.task.is_goal(board):
+            return False
+        best = self._believed(board.clues) if scorer.first(board.clues) else None
+        return scorer.look(board.clues, board.words(), best=best) and self._changed()
 
     def widen(self) -> bool:
         """Ask the reverse channel about more words of every clue (`reverse.CheckedScorer.widen`, one model
         call); True when that changed the objective."""
-        widen = getattr(self._scorer(), "widen", None)
-        return bool(widen is not None and widen() and self._changed())
+        scorer = self._scorer()
+        return isinstance(scorer, CheckedScorer) and scorer.widen() and self._changed()
 
     def _scorer(self) -> Scorer | None:
         return self.grid.scorer if self.grid is not None else None
+
+    def _believed(self, clues: tuple[str, ...]) -> list[Array] | None:
+        """Each clue's domain on the empty grid, most believed first (None for a grid no fill completes)."""
+        found = self.grid.beliefs(Board(clues)) if self.grid is not None else None
+        if found is None:
+            return None
+        domains, logbeliefs = found
+        return [d[np.argsort(-b, kind="stable")] for d, b in zip(domains, logbeliefs)]
 
     def _changed(self) -> bool:
         """Drop every value and belief computed so far (the objective changed); True."""
