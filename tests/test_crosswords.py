@@ -374,6 +374,10 @@ def test_the_reverse_channel_scores_words_lazily_and_defaults_the_rest() -> None
     assert checked.asked["clue v1"][lexicon.position("TILDE")] == -10.0 and len(checked.asked["clue h2"]) == 4
     assert checked.widen() and model.meter.calls == calls + 3
     assert checked.total(["clue h1"], ["ZZZZZ"]) is None
+    tilde, h3 = lexicon.position("TILDE"), checked.forward("clue h3")
+    calls = model.meter.calls
+    assert checked.total(["clue h3"], ["TILDE"]) == pytest.approx(h3[tilde] + 2.0 * -10.0)
+    assert model.meter.calls == calls + 1 and list(checked.asked["clue h3"]) == [tilde]  # only the word given
     with pytest.raises(InputError, match="reverse channel"):
         reverse.CheckedScorer(checked.forward, model, quantile=1.5)
 

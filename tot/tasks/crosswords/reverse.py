@@ -126,11 +126,14 @@ class CheckedScorer:
         return None if self.forward.cached(clue) is None else self(clue)
 
     def total(self, clues: Sequence[str], words: Sequence[str]) -> float | None:
-        """The objective of `words` for `clues`, each word asked first (model calls); None when a clue was not
-        scored or a word is not in the dictionary."""
+        """The objective of `words` for `clues`, each word asked first (one model call, about these words only);
+        None when a clue was not scored or a word is not in the dictionary."""
         if any(self.forward.cached(c) is None for c in clues) or any(self.lexicon.position(w) is None for w in words):
             return None
-        self.look(clues, words)
+        asks: dict[str, list[str]] = {}
+        for clue, word in zip(clues, words):
+            asks.setdefault(clue, []).append(word)
+        self.ask(asks)
         return float(sum(self(c)[self.lexicon.position(w)] for c, w in zip(clues, words)))
 
     def __call__(self, clue: str) -> Array:
