@@ -10,6 +10,11 @@ of everything, True when that changed its values), and the rounds go on while it
 the round whose goal the evaluator values most, on the values of the last look, so a longer budget never
 returns a worse goal on them (the rounds are the same, only cut later). `Result.found` holds each round
 that was the best so far, with what had been spent by then.
+
+When the rounds first converge, the evaluator's optional `variants(root, goal)` may offer other roots to
+search from (the crossword's: the same puzzle with one clue left to its crossings, for an answer the
+dictionary lacks); each gets its own rounds while the budget lasts, then (`wider`) the root its widening
+ones, and every goal competes on the evaluator's values.
 """
 
 from __future__ import annotations
@@ -49,45 +54,58 @@ def refine(
     if not closer:  # nothing to look closer at (a model-free evaluator): the search itself, once
         rounds = 1
     tracker = Tracker(budget, getattr(evaluator, "meter", None))
+    variants: Any = getattr(evaluator, "variants", None)
+    roots: list[tuple[Any, bool]] = [(root_state, False)]  # where each search starts, and whether it widens
+    searched = 0
     done: list[tuple[Any, Result, bool]] = []  # each round's goal, its result, and whether it was looked at
     found: list[Found] = []
     stop = "rounds"
-    for _ in range(rounds):
-        rest = _remaining(budget, tracker)
-        if rest is None:
-            stop = tracker.exhausted() or "exhausted"
+    while searched < len(roots):
+        (root, widening), searched = roots[searched], searched + 1
+        for _ in range(rounds):
+            rest = _remaining(budget, tracker)
+            if rest is None:
+                stop = tracker.exhausted() or "exhausted"
+                break
+            result = run(task, evaluator, root, budget=rest, seed=seed, **options)
+            tracker.nodes_expanded += result.usage.nodes_expanded
+            tracker.nodes_generated += result.usage.nodes_generated
+            goal = _goal(result)
+            if goal is None:  # from a variant: nothing to add; from the root: the search's own end
+                done = done or [(None, result, False)]
+                stop = "converged" if searched > 1 and result.stop_reason != "interrupted" else result.stop_reason
+                break
+            interrupted = result.stop_reason == "interrupted"
+            changed, looked = False, not closer
+            if closer and not interrupted and tracker.exhausted() is None:  # a look calls the model: not past the budget
+                try:
+                    changed, looked = bool(look(goal)), True
+                    if not changed and widening and callable(widen) and tracker.exhausted() is None:
+                        changed = bool(widen())
+                except KeyboardInterrupt:
+                    interrupted = True
+            done.append((goal, result, looked))
+            if _best(evaluator, done) is done[-1] and (not found or found[-1].path != result.path):
+                found.append(_found(result, evaluator.evaluate(goal), tracker))
+            if interrupted:
+                stop = "interrupted"
+                break
+            if not changed:
+                stop = tracker.exhausted() or ("converged" if closer else result.stop_reason)
+                break
+        if stop != "converged":
             break
-        result = run(task, evaluator, root_state, budget=rest, seed=seed, **options)
-        tracker.nodes_expanded += result.usage.nodes_expanded
-        tracker.nodes_generated += result.usage.nodes_generated
-        goal = _goal(result)
-        if goal is None:
-            done = done or [(None, result, False)]
-            stop = result.stop_reason
-            break
-        interrupted = result.stop_reason == "interrupted"
-        changed, looked = False, not closer
-        if closer and not interrupted and tracker.exhausted() is None:  # a look calls the model: not past the budget
-            try:
-                changed, looked = bool(look(goal)), True
-                if not changed and wider and callable(widen) and tracker.exhausted() is None:
-                    changed = bool(widen())
-            except KeyboardInterrupt:
-                interrupted = True
-        done.append((goal, result, looked))
-        if _best(evaluator, done) is done[-1] and (not found or found[-1].path != result.path):
-            found.append(_found(result, evaluator.evaluate(goal), tracker))
-        if interrupted:
-            stop = "interrupted"
-            break
-        if not changed:
-            stop = tracker.exhausted() or ("converged" if closer else result.stop_reason)
-            break
+        if searched == 1:  # the first convergence: the variants, then the root again, wider
+            offered = variants(root_state, _best(evaluator, done)[0]) if callable(variants) else ()
+            roots += [(variant, False) for variant in offered]
+            if wider and callable(widen):
+                roots.append((root_state, True))
     _, chosen, _ = _best(evaluator, done)
     config = {"strategy": "refine", "search": search, "rounds": rounds, "wider": wider, "rounds_run": len(done),
-              "seed": seed, "inner": chosen.config}
+              "roots": searched, "seed": seed, "inner": chosen.config}
     why = "" if closer else " (the evaluator has nothing to refine)"
-    notes = (*chosen.notes, f"refine: {len(done)} round(s) of {search}, stopped: {stop}{why}")
+    also = f" from {searched} roots" if searched > 1 else ""
+    notes = (*chosen.notes, f"refine: {len(done)} round(s) of {search}{also}, stopped: {stop}{why}")
     return replace(chosen, strategy="refine", usage=tracker.usage(), stop_reason=stop, config=config, notes=notes,
                    found=tuple(found))
 

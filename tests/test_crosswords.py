@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -107,7 +108,7 @@ def test_bad_puzzles_are_input_errors(puzzle: str) -> None:
 def test_puzzle_number_gives_clues_only() -> None:
     board = MiniCrossword(WORDS).initial("0")
     assert board.clues[1] == "An engine" and board.cells == "_" * 25 and board.number == 0
-    assert [f.name for f in board.__dataclass_fields__.values()] == ["clues", "cells", "chosen", "number"]
+    assert [f.name for f in board.__dataclass_fields__.values()] == ["clues", "cells", "chosen", "number", "free"]
 
 
 def test_the_sets_are_disjoint_and_below_100() -> None:
@@ -320,6 +321,60 @@ def test_the_anytime_search_replaces_its_first_grid_by_a_better_one_found_later(
     assert short.answer is not None and short.answer.text == "CRATE REGET AGORA TERRA ETAAC"
 
 
+# A grid whose h5 (UVWXY) the dictionary lacks: the only grid of dictionary words puts ZZZZZ there, and five
+# weak columns through it. Rows 1-4 and the right columns score -1, the decoys -8.
+ROWS = ("ABCDE", "FGHIJ", "KLMNO", "PQRST", "UVWXY")
+COLUMNS = ("AFKPU", "BGLQV", "CHMRW", "DINSX", "EJOTY")
+UNLISTED = {**{w: -1.0 for w in ROWS[:4] + COLUMNS}, "ZZZZZ": -8.0, **{c[:4] + "Z": -8.0 for c in COLUMNS}}
+
+
+def test_a_free_clue_is_spelled_by_its_crossings_and_need_not_be_a_word() -> None:
+    task = MiniCrossword(WordList(UNLISTED))
+    start = task.initial(CLUES)
+    free = Board(start.clues, free=4)
+    assert free.open_slots() == list(range(4)) + list(range(5, 10))
+    with pytest.raises(ValueError, match="left to its crossings"):
+        free.fill(4, "UVWXY")
+    board = free
+    for slot, word in enumerate(COLUMNS):
+        board = task.result(board, Fill(5 + slot, word))
+    assert board.pattern(4) == "UVWXY" and not board.open_slots()
+    assert task.is_goal(board) and not task.is_goal(replace(board, free=None))  # UVWXY is not in the dictionary
+    lexicon = task.lexicon
+    domains = lexicon.domains(free)
+    assert domains is not None and len(domains[4]) == 0 and lexicon.domains(replace(free, free=None)) is not None
+    # Without h5 the columns need not end in a word's letter: every column's right word stays possible.
+    assert all(lexicon.position(c) in domains[5 + i] for i, c in enumerate(COLUMNS))
+    assert lexicon.position("AFKPU") not in lexicon.domains(start)[5]  # type: ignore[index]
+    scorer = ClueScorer(ScriptedModel(score=lambda prompt, text: UNLISTED.get(text.strip().upper(), -20.0)),
+                        lexicon, ranker=PLAIN)
+    logbeliefs = beliefs(lexicon, domains, [scorer(start.clues[s])[d] for s, d in enumerate(domains)], free=4)
+    assert len(logbeliefs[4]) == 0 and lexicon.vocab[int(domains[5][logbeliefs[5].argmax()])] == "AFKPU"
+    grid = Grid(scorer)
+    unlisted = scorer.unlisted("clue h5")
+    assert unlisted == pytest.approx(float(np.sort(scorer("clue h5"))[0]) - 10.0)  # the 1000th word or, here, the last
+    assert grid.total(board) == pytest.approx(9 * float(scorer("clue h1")[lexicon.position("ABCDE")]) + unlisted)
+
+
+def test_the_search_leaves_the_weakest_clues_free_and_keeps_a_grid_the_dictionary_cannot_spell() -> None:
+    def model() -> ScriptedModel:
+        return ScriptedModel(score=lambda prompt, text: UNLISTED.get(text.strip().upper(), -20.0))
+
+    alone = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0, free=0), CLUES, model=model())
+    assert alone.answer is not None and alone.answer.text == " ".join(ROWS[:4] + ("ZZZZZ",))
+    result = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0), CLUES, model=model())
+    # Its weakest clues are the decoys (rank 9 of 15, tied): h5 and v1, each searched again left free.
+    assert result.config["roots"] == 3 and result.stop_reason == "converged"
+    assert result.answer is not None and result.answer.text == " ".join(ROWS)
+    assert "but h5 UVWXY, left to its crossings" in result.answer.detail
+    assert [f.answer.text for f in result.found] == [alone.answer.text, result.answer.text]
+    assert result.found[0].value < result.found[1].value
+    # The anytime preset searches the variants before it widens (then from the root again: 4 roots).
+    anytime = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0), CLUES, model=model(),
+                        preset="crossword-anytime")
+    assert anytime.config["roots"] == 4 and anytime.answer is not None and anytime.answer.text == " ".join(ROWS)
+
+
 # The reverse channel, scripted: log P(clue | word) is -1 for the words of the first square and for CRATE and
 # ETHER (every clue's two best words by the forward scores), -10 for every other word.
 LIKED = {"CRATE", "ETHER", "REGET", "AGORA", "TERRA", "ETAAC"}
@@ -333,7 +388,7 @@ def reverse_script(prompt: str, text: str) -> float:
 
 
 def test_the_reverse_channel_asked_about_each_grid_found_moves_the_search_to_a_grid_it_prefers() -> None:
-    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse_top=3)
+    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse_top=3, free=0)
     result = api.solve(task, CLUES, model=ScriptedModel(score=reverse_script))  # the crossword preset: refine
     # Round 1 finds the second square, as the forward scores alone do; the reverse channel, asked about its
     # words and each clue's three most believed words on the empty grid, marks its words down (-10 against -1
@@ -369,11 +424,15 @@ def test_the_reverse_channel_scores_words_lazily_and_defaults_the_rest() -> None
     assert checked.first(["clue h2", "clue v1"]) and checked.look(["clue h2", "clue v1"], ["AGUSH", "ZZZZZ"], best=chosen)
     assert model.meter.calls == calls + 1 and not checked.first(["clue h2", "clue v1"])  # every clue at once
     assert {lexicon.vocab[i] for i in checked.asked["clue h2"]} == {"AGUSH", "AGORA", "TERRA"}  # `best`'s first two
-    assert {lexicon.vocab[i] for i in checked.asked["clue v1"]} == {"AGORA", "TERRA"}  # a word outside: not asked
+    assert {lexicon.vocab[i] for i in checked.asked["clue v1"]} == {"AGORA", "TERRA"}
+    assert checked.unlisted_asked == {("clue v1", "ZZZZZ"): -10.0}  # a word outside the dictionary: asked apart
     assert checked.look(["clue h2", "clue v1"], ["CRATE", "TILDE"]) and model.meter.calls == calls + 2
     assert checked.asked["clue v1"][lexicon.position("TILDE")] == -10.0 and len(checked.asked["clue h2"]) == 4
     assert checked.widen() and model.meter.calls == calls + 3
-    assert checked.total(["clue h1"], ["ZZZZZ"]) is None
+    # A word the dictionary lacks: the forward scores' unlisted (the clue's 1000th word or, here, its last, less 10)
+    # plus its reverse score, asked like any other.
+    assert checked.total(["clue h1"], ["ZZZZZ"]) == pytest.approx(float(forward.min()) - 10.0 + 2.0 * -10.0)
+    assert checked.unlisted("clue h1") == pytest.approx(float(forward.min()) - 10.0 + 2.0 * -1.0)  # not asked: the default
     tilde, h3 = lexicon.position("TILDE"), checked.forward("clue h3")
     calls = model.meter.calls
     assert checked.total(["clue h3"], ["TILDE"]) == pytest.approx(h3[tilde] + 2.0 * -10.0)

@@ -1,7 +1,9 @@
 """The board and its rules: a 5x5 grid whose rows (h1-h5) and columns (v1-v5) are five-letter words.
 
-A `Board` holds the ten clues and the 25 cells; a `Fill` writes one word into one clue. Nothing
-here knows about the model, the dictionary or the gold grid.
+A `Board` holds the ten clues and the 25 cells; a `Fill` writes one word into one clue. A board may
+leave one clue `free`: no fill writes it, its crossings spell its word, and that word need not be in the
+dictionary (the puzzles' answers sometimes are not). Nothing here knows about the model, the dictionary
+or the gold grid.
 """
 
 from __future__ import annotations
@@ -34,21 +36,23 @@ class Fill:
 
 @dataclass(frozen=True)
 class Board:
-    """The clues, the 25 cells row by row (`_` for blank), the clues filled by choice, and the puzzle's
-    number in mini0505.json (None for clues given as text; only grading after a search reads it)."""
+    """The clues, the 25 cells row by row (`_` for blank), the clues filled by choice, the puzzle's
+    number in mini0505.json (None for clues given as text; only grading after a search reads it), and the
+    clue left `free` to its crossings, if any."""
 
     clues: tuple[str, ...]
     cells: str = BLANK * SIZE * SIZE
     chosen: frozenset[int] = field(default_factory=frozenset)
     number: int | None = None
+    free: int | None = None
 
     def pattern(self, slot: int) -> str:
         """The letters of clue `slot`, `_` for blanks, e.g. `M_T_R`."""
         return "".join(self.cells[i] for i in CELLS[slot])
 
     def open_slots(self) -> list[int]:
-        """The clues with at least one blank cell."""
-        return [s for s in range(2 * SIZE) if BLANK in self.pattern(s)]
+        """The clues with at least one blank cell, but the free one (its crossings fill it)."""
+        return [s for s in range(2 * SIZE) if s != self.free and BLANK in self.pattern(s)]
 
     def rows(self) -> list[str]:
         return [self.cells[r * SIZE : r * SIZE + SIZE] for r in range(SIZE)]
@@ -62,6 +66,8 @@ class Board:
         word = word.upper()
         if not (len(word) == SIZE and word.isascii() and word.isalpha()):
             raise ValueError(f"{word!r} is not a five-letter word")
+        if slot == self.free:
+            raise ValueError(f"{SLOTS[slot]} is left to its crossings")
         pattern = self.pattern(slot)
         if BLANK not in pattern or not fits(word, pattern):
             raise ValueError(f"{word} does not fit {SLOTS[slot]} = {pattern}")

@@ -16,7 +16,9 @@ one model call):
 Before the first look the objective is the forward scores alone, so the first grid is the one they give;
 every later grid is compared with it on the objective with the reverse channel.
 
-A word not asked yet gets its clue's `quantile` of the reverse scores asked so far. `CheckedScorer` adds
+A word not asked yet gets its clue's `quantile` of the reverse scores asked so far. A word the dictionary
+lacks (a free clue's, see `board.Board.free`) is asked like any other once a grid spells it, and scores as
+the forward scores' `unlisted` word plus its reverse score. `CheckedScorer` adds
 `weight` times the reverse score (or that default) to the forward score: the objective a search maximises
 (`tot.strategies.refine` searches again until the grid it returns holds no word not yet asked). The
 defaults (weight 1, top 20, quantile 0.5) were chosen on the training puzzles alone (benchmarks/RESULTS.md).
@@ -62,6 +64,7 @@ class CheckedScorer:
         self.forward, self.model, self.lexicon = forward, model, forward.lexicon
         self.weight, self.top, self.quantile = weight, top, quantile
         self.asked: dict[str, dict[int, float]] = {}  # clue -> word index -> log P(clue | word)
+        self.unlisted_asked: dict[tuple[str, str], float] = {}  # (clue, word not in the dictionary) -> the same
         self._scores: dict[str, Array] = {}  # clue -> the objective's scores, until a new word is asked
 
     @property
@@ -69,25 +72,31 @@ class CheckedScorer:
         return self.forward.meter
 
     def ask(self, words: Mapping[str, Sequence[str]]) -> bool:
-        """Ask the reverse channel about each clue's `words` not asked yet, every clue in one model call; True
-        when some was asked."""
-        fresh: list[tuple[str, int]] = []
+        """Ask the reverse channel about each clue's `words` (five letters; in the dictionary or not) not asked yet,
+        every clue in one model call; True when some was asked."""
+        fresh: list[tuple[str, int | None, str]] = []
         for clue, ws in words.items():
-            positions = [self.lexicon.position(w) for w in ws]
-            if any(p is None for p in positions):
-                raise InputError(f"not in the dictionary: {', '.join(w for w, p in zip(ws, positions) if p is None)}")
+            bad = [w for w in ws if not (len(w) == 5 and w.isascii() and w.isalpha() and w.isupper())]
+            if bad:
+                raise InputError(f"not five upper-case letters: {', '.join(bad)}")
             asked = self.asked.setdefault(clue, {})
-            fresh += [(clue, p) for p in sorted({p for p in positions if p is not None and p not in asked})]
+            for word in sorted(set(ws), key=lambda w: (self.lexicon.position(w) is None, w)):
+                p = self.lexicon.position(word)
+                if (p is not None and p not in asked) or (p is None and (clue, word) not in self.unlisted_asked):
+                    fresh.append((clue, p, word))
         if not fresh:
             return False
         continuations: list[str] = []
-        for clue, p in fresh:
-            word, text = self.lexicon.vocab[p].lower(), " ".join(clue.split())  # the clue is data: one line, scored
-            continuations += [f" {word}\nDefinition:", f" {word}\nDefinition: {text}\n"]
+        for clue, _, word in fresh:
+            text = " ".join(clue.split())  # the clue is data: one line, scored
+            continuations += [f" {word.lower()}\nDefinition:", f" {word.lower()}\nDefinition: {text}\n"]
         scores = self.model.score_continuations(DEFINE_PROMPT, continuations)
-        for j, (clue, p) in enumerate(fresh):
-            self.asked[clue][p] = scores[2 * j + 1] - scores[2 * j]
-            self._scores.pop(clue, None)
+        for j, (clue, p, word) in enumerate(fresh):
+            if p is None:
+                self.unlisted_asked[(clue, word)] = scores[2 * j + 1] - scores[2 * j]
+            else:
+                self.asked[clue][p] = scores[2 * j + 1] - scores[2 * j]
+                self._scores.pop(clue, None)
         return True
 
     def look(self, clues: Sequence[str], words: Sequence[str], *, best: Sequence[Array] | None = None) -> bool:
@@ -97,7 +106,7 @@ class CheckedScorer:
         asks: dict[str, list[str]] = {}
         for s, (clue, word) in enumerate(zip(clues, words)):
             ask = asks.setdefault(clue, [])
-            if self.lexicon.position(word) is not None:
+            if "_" not in word:
                 ask.append(word)
             if clue not in self.asked and self.top:
                 order = best[s] if best is not None else np.argsort(-self.forward(clue), kind="stable")
@@ -121,20 +130,29 @@ class CheckedScorer:
             asks[clue] = fresh[: self.top]
         return self.ask(asks)
 
+    def unlisted(self, clue: str, word: str | None = None) -> float:
+        """The objective's score of `word`, not in the dictionary, for `clue` (None: a word not known yet): the
+        forward scores' `unlisted` plus `weight` x its reverse score, or the clue's default until it is asked."""
+        reverse = self.unlisted_asked.get((clue, word)) if word is not None else None
+        if reverse is None:
+            reverse = self._default(clue)
+        return self.forward.unlisted(clue, word) + self.weight * reverse
+
     def cached(self, clue: str) -> Array | None:
         """The objective's scores of `clue` if its forward scores were computed (never calls the model)."""
         return None if self.forward.cached(clue) is None else self(clue)
 
     def total(self, clues: Sequence[str], words: Sequence[str]) -> float | None:
-        """The objective of `words` for `clues`, each word asked first (one model call, about these words only);
-        None when a clue was not scored or a word is not in the dictionary."""
-        if any(self.forward.cached(c) is None for c in clues) or any(self.lexicon.position(w) is None for w in words):
+        """The objective of `words` for `clues` (a word the dictionary lacks: `unlisted`), each word asked first
+        (one model call, about these words only); None when a clue was not scored."""
+        if any(self.forward.cached(c) is None for c in clues):
             return None
         asks: dict[str, list[str]] = {}
         for clue, word in zip(clues, words):
             asks.setdefault(clue, []).append(word)
         self.ask(asks)
-        return float(sum(self(c)[self.lexicon.position(w)] for c, w in zip(clues, words)))
+        positions = [self.lexicon.position(w) for w in words]
+        return float(sum(self(c)[p] if p is not None else self.unlisted(c, w) for c, w, p in zip(clues, words, positions)))
 
     def __call__(self, clue: str) -> Array:
         """The objective's score of every dictionary word for `clue` (forward plus weighted reverse)."""
@@ -147,10 +165,13 @@ class CheckedScorer:
         """Each word's reverse score, or for a word not asked yet its clue's default (the `quantile` of those
         asked; 0 before any)."""
         asked = self.asked.get(clue, {})
-        if not asked:
-            return np.zeros(len(self.lexicon.vocab))
-        where = np.fromiter(asked.keys(), dtype=np.intp, count=len(asked))
-        values = np.fromiter(asked.values(), dtype=float, count=len(asked))
-        bonus = np.full(len(self.lexicon.vocab), float(np.quantile(values, self.quantile)))
-        bonus[where] = values
+        bonus = np.full(len(self.lexicon.vocab), self._default(clue))
+        if asked:
+            bonus[np.fromiter(asked.keys(), dtype=np.intp, count=len(asked))] = list(asked.values())
         return bonus
+
+    def _default(self, clue: str) -> float:
+        """The reverse score of a word not asked yet: the clue's `quantile` of the dictionary words asked (0 before
+        any)."""
+        asked = self.asked.get(clue, {})
+        return float(np.quantile(list(asked.values()), self.quantile)) if asked else 0.0

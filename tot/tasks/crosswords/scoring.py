@@ -252,6 +252,12 @@ def load_ranker(text: str, source: str = "ranker") -> Ranker:
 # ---- the model's scores, cached -----------------------------------------------------------------
 
 
+# A word the dictionary lacks (a free clue's, see `board.Board.free`) scores as the clue's UNLISTED_RANK-th best
+# dictionary word less UNLISTED_PENALTY: chosen on the 60 training puzzles (benchmarks/RESULTS.md).
+UNLISTED_RANK = 1000
+UNLISTED_PENALTY = 10.0
+
+
 class ClueScorer:
     """log P(word | clue) for every dictionary word: the model's scores through the re-ranker, cached per clue.
 
@@ -266,6 +272,7 @@ class ClueScorer:
         self.continuations = [" " + w.lower() for w in lexicon.vocab]  # what the model scores after a prompt
         self._empty: dict[str, Array] = {}
         self._scores: dict[str, Array] = {}
+        self._levels: dict[str, float] = {}
         self.prompts = prompts_used(self.ranker.names)
         self.uses_empty = any(name.endswith("_gain") for name in self.ranker.names)
 
@@ -288,15 +295,25 @@ class ClueScorer:
         return self._scores.get(clue)
 
     def total(self, clues: Sequence[str], words: Sequence[str]) -> float | None:
-        """The total score of `words` for `clues` from cached scores; None when a clue was not scored or a
-        word is not in the dictionary."""
+        """The total score of `words` for `clues` from cached scores (a word the dictionary lacks: `unlisted`); None
+        when a clue was not scored."""
         total = 0.0
         for clue, word in zip(clues, words):
             scores, position = self._scores.get(clue), self.lexicon.position(word)
-            if scores is None or position is None:
+            if scores is None:
                 return None
-            total += float(scores[position])
+            total += float(scores[position]) if position is not None else self.unlisted(clue, word)
         return total
+
+    def unlisted(self, clue: str, word: str | None = None) -> float:
+        """The score of `word`, a word not in the dictionary, for `clue` (None: a word not known yet): the clue's
+        UNLISTED_RANK-th best score less UNLISTED_PENALTY, whatever the word."""
+        scores = self(clue)
+        rank = min(UNLISTED_RANK, len(scores) - 1)
+        level = self._levels.get(clue)
+        if level is None:
+            level = self._levels[clue] = float(np.partition(scores, len(scores) - 1 - rank)[len(scores) - 1 - rank])
+        return level - UNLISTED_PENALTY
 
     def __call__(self, clue: str) -> Array:
         """log P(word | clue) of every dictionary word (the model called the first time a clue is seen)."""

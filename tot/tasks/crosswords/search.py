@@ -10,11 +10,15 @@
   its ten words' scores). Mapped into (0.05, 1]; 0 for a dead board. So a search can compare complete
   grids (`tot.strategies.refine` keeps the best of its rounds), and an anytime depth-first search
   (`dfs(anytime=True)`) can prune every board that cannot beat the best grid found (branch and bound).
+- Variants (`GradingEvaluator.variants`): once the rounds converge, the puzzle again with one of the grid's
+  least likely clues left free to its crossings, for an answer the dictionary lacks (a free clue's word
+  scores as `scoring.ClueScorer.unlisted` says).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +27,7 @@ from tot.core import Candidate
 from tot.errors import InputError
 from tot.evaluators import ThoughtEvaluator
 from tot.models import normalise
-from tot.tasks.crosswords.board import SIZE, SLOTS, Board, Fill
+from tot.tasks.crosswords.board import BLANK, SIZE, SLOTS, Board, Fill
 from tot.tasks.crosswords.propagation import Array, Lexicon, beliefs
 from tot.tasks.crosswords.reverse import CheckedScorer
 from tot.tasks.crosswords.scoring import ClueScorer
@@ -32,7 +36,10 @@ Scorer = ClueScorer | CheckedScorer  # clue scores: forward only, or with the re
 
 
 class Grid:
-    """One puzzle's view of the dictionary: clue scores (`scorer`), domains and beliefs of boards (cached)."""
+    """One puzzle's view of the dictionary: clue scores (`scorer`), domains and beliefs of boards (cached).
+
+    A board's free clue (`board.Board.free`) scores the word its crossings spell: as a word the dictionary lacks
+    (the scorer's `unlisted`) where it does."""
 
     def __init__(self, scorer: Scorer, *, iterations: int = 30, damping: float = 0.5, temperature: float = 1.0) -> None:
         if temperature <= 0:
@@ -43,7 +50,7 @@ class Grid:
             raise InputError(f"iterations must be >= 0, got {iterations}")
         self.scorer, self.lexicon = scorer, scorer.lexicon
         self.iterations, self.damping, self.temperature = iterations, damping, temperature
-        self._beliefs: dict[tuple[tuple[str, ...], str], list[Array] | None] = {}
+        self._beliefs: dict[tuple[tuple[str, ...], str, int | None], list[Array] | None] = {}
 
     def domains(self, board: Board) -> list[Array] | None:
         return self.lexicon.domains(board)
@@ -57,17 +64,30 @@ class Grid:
         domains = self.domains(board)
         if domains is None:
             return None
-        return float(sum(self.scorer(board.clues[s])[d].max() for s, d in enumerate(domains)))
+        return float(sum(self.scorer(board.clues[s])[d].max() if s != board.free else self.free_score(board)
+                         for s, d in enumerate(domains)))
+
+    def free_score(self, board: Board) -> float:
+        """The score of `board`'s free clue: its word's once its crossings spell it (as a word the dictionary lacks
+        where it does), else a word not known yet's."""
+        assert board.free is not None
+        clue, word = board.clues[board.free], board.pattern(board.free)
+        if BLANK in word:
+            return self.scorer.unlisted(clue)
+        position = self.lexicon.position(word)
+        return float(self.scorer(clue)[position]) if position is not None else self.scorer.unlisted(clue, word)
 
     def beliefs(self, board: Board) -> tuple[list[Array], list[Array]] | None:
         """Per clue, its domain (word indices) and their log-beliefs; None when some clue has no word left."""
-        key = (board.clues, board.cells)
+        key = (board.clues, board.cells, board.free)
         if key not in self._beliefs:
             domains = self.domains(board)
             found = None
             if domains is not None:
-                unaries = [self.scorer(board.clues[s])[d] / self.temperature for s, d in enumerate(domains)]
-                found = beliefs(self.lexicon, domains, unaries, iterations=self.iterations, damping=self.damping)
+                unaries = [self.scorer(board.clues[s])[d] / self.temperature if s != board.free else d.astype(float)
+                           for s, d in enumerate(domains)]
+                found = beliefs(self.lexicon, domains, unaries, iterations=self.iterations, damping=self.damping,
+                                free=board.free)
             if len(self._beliefs) < 100_000:
                 self._beliefs[key] = found
         logbeliefs = self._beliefs[key]
@@ -126,6 +146,22 @@ class GradingEvaluator(ThoughtEvaluator):
     or at more words of every clue, where it can (`reverse.CheckedScorer.look` and `widen`)."""
 
     grid: Grid | None = None
+    free: int = 0  # how many of a grid's least likely clues `variants` leaves free
+
+    def variants(self, root: Board, goal: Board) -> list[Board]:
+        """For `tot.strategies.refine`, once its rounds converge on `goal`: `root` with one clue left free to its
+        crossings (an answer the dictionary may lack), for each of the `free` clues whose word in `goal` ranks
+        lowest among its clue's words on the objective, lowest first."""
+        scorer = self._scorer()
+        if scorer is None or self.free <= 0 or root.free is not None:
+            return []
+
+        def rank(slot: int) -> int:
+            scores, position = scorer(goal.clues[slot]), self.grid.lexicon.position(goal.pattern(slot))  # type: ignore[union-attr]
+            return len(scores) if position is None else int((scores > scores[position]).sum())
+
+        weakest = sorted(range(2 * SIZE), key=lambda s: (-rank(s), s))[: self.free]
+        return [replace(root, free=slot) for slot in weakest]
 
     def refine(self, board: Board) -> bool:
         """Ask the reverse channel about the words of the complete grid `board` (one model call; the first time,
@@ -171,8 +207,9 @@ class GradingEvaluator(ThoughtEvaluator):
 
 
 def make_evaluator(task: Any, scorer: Scorer | None, *, generator: str, valuer: str,
-                   width: int, scale: float, temperature: float) -> ThoughtEvaluator:
-    """The crossword's evaluator: `generator` task (belief order) or all, `valuer` task (bounds) or uniform."""
+                   width: int, scale: float, temperature: float, free: int = 0) -> ThoughtEvaluator:
+    """The crossword's evaluator: `generator` task (belief order) or all, `valuer` task (bounds) or uniform;
+    `free` clues offered free as variants (see `GradingEvaluator.variants`)."""
     from tot.evaluators import AllActions, UniformValuer
 
     grid = Grid(scorer, temperature=temperature) if scorer is not None else None
@@ -181,6 +218,6 @@ def make_evaluator(task: Any, scorer: Scorer | None, *, generator: str, valuer: 
     meter = scorer.meter if scorer is not None else None
     if valuer == "task":
         evaluator = GradingEvaluator(task, gen, val, meter)
-        evaluator.grid = grid
+        evaluator.grid, evaluator.free = grid, free
         return evaluator
     return ThoughtEvaluator(task, gen, val, meter)

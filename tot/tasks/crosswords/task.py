@@ -37,22 +37,27 @@ class MiniCrossword:
         reverse: float = 1.0,
         reverse_top: int = 20,
         reverse_quantile: float = 0.5,
+        free: int = 2,
     ) -> None:
         """`words`: the dictionary (default `dictionary()`). The rest configure `model_evaluator`: `width`
         fills offered per board, `scale` how a board's value falls with its bound (see
         `tot.tasks.crosswords.search.GridBound`), `temperature` what belief propagation divides clue
         scores by, `ranker` the clue re-ranker (a `scoring.Ranker`; default the shipped weights), `reverse` the
         weight of the reverse channel in the objective (0: forward scores only), `reverse_top` how many words per
-        clue it is asked about first, `reverse_quantile` what the others get (see `reverse.CheckedScorer`)."""
+        clue it is asked about first, `reverse_quantile` what the others get (see `reverse.CheckedScorer`), `free` how
+        many of the first grid's least likely clues are each left free to their crossings in a search of their own,
+        for answers the dictionary lacks (see `search.GradingEvaluator.variants`; 0: none)."""
         if width <= 0:
             raise InputError(f"width must be positive, got {width}")
+        if free < 0:
+            raise InputError(f"free must be >= 0, got {free}")
         self._words = words
         self._lexicon: Any = None
         self._scorer: Any = None  # the clue scores of the last evaluator made (for the diagnostic in `metrics`)
         self._show: Callable[[Any], None] | None = None
         self.options: dict[str, Any] = {"width": width, "scale": scale, "temperature": temperature, "ranker": ranker,
                                         "reverse": reverse, "reverse_top": reverse_top,
-                                        "reverse_quantile": reverse_quantile}
+                                        "reverse_quantile": reverse_quantile, "free": free}
 
     @property
     def words(self) -> WordList:
@@ -102,18 +107,20 @@ class MiniCrossword:
         return board.fill(action.slot, action.word)
 
     def unknown_words(self, board: Board) -> list[int]:
-        """Complete clues whose word is not in the dictionary."""
-        return [s for s in range(2 * SIZE) if BLANK not in board.pattern(s) and board.pattern(s) not in self.words]
+        """Complete clues whose word is not in the dictionary (but the free clue's)."""
+        return [s for s in range(2 * SIZE)
+                if s != board.free and BLANK not in board.pattern(s) and board.pattern(s) not in self.words]
 
     def is_goal(self, board: Board) -> bool:
-        """A complete grid whose every row and column is a dictionary word (consistent; not checked against gold)."""
+        """A complete grid whose every row and column is a dictionary word, but the free clue's (consistent; not
+        checked against gold)."""
         return BLANK not in board.cells and not self.unknown_words(board)
 
     def is_terminal(self, board: Board) -> bool:
         return BLANK not in board.cells
 
-    def key(self, board: Board) -> tuple[str, frozenset[int]]:
-        return board.cells, board.chosen
+    def key(self, board: Board) -> tuple[str, frozenset[int], int | None]:
+        return board.cells, board.chosen, board.free
 
     def describe(self, board: Board, action: Fill) -> str:
         return str(action)
@@ -133,20 +140,25 @@ class MiniCrossword:
         return self.verdict(replace(board, cells=parse_grid(text), chosen=frozenset()), board.number)
 
     def verdict(self, board: Board, number: int | None) -> Answer:
-        """Whether `board` is complete, made of dictionary words, and (puzzle `number`) the gold grid."""
+        """Whether `board` is complete, made of dictionary words (but its free clue's), and (puzzle `number`) the
+        gold grid: the gold grid is right even where a word of it is not in the dictionary."""
         text = " ".join(board.rows())
         if BLANK in board.cells:
             return Answer(text, False, f"{board.cells.count(BLANK)} of 25 cells still blank")
+        graded = grade(board.cells, gold(str(number))) if number is not None else None
+        if graded is not None and graded["game"]:
+            return Answer(text, True, "the gold grid")
         unknown = self.unknown_words(board)
         if unknown:
             names = ", ".join(f"{SLOTS[s]} {board.pattern(s)}" for s in unknown)
             return Answer(text, False, f"not in the dictionary: {names}")
         consistent = "complete and consistent (every row and column is a dictionary word)"
-        if number is None:
+        free = board.free
+        if free is not None and board.pattern(free) not in self.words:
+            consistent = (f"complete and consistent (every row and column is a dictionary word but {SLOTS[free]} "
+                          f"{board.pattern(free)}, left to its crossings)")
+        if graded is None:
             return Answer(text, False, f"{consistent}; not verified: a puzzle given as clues has no gold grid")
-        graded = grade(board.cells, gold(str(number)))
-        if graded["game"]:
-            return Answer(text, True, "the gold grid")
         return Answer(text, False, f"{consistent}, but not the gold grid: {graded['letters']:.0%} of letters and "
                                    f"{graded['words']:.0%} of words right")
 
@@ -161,8 +173,8 @@ class MiniCrossword:
 
     def metrics(self, puzzle: str, final: Any) -> dict[str, float]:
         """`metrics`; and, once this task's evaluator has scored the puzzle's clues, the objective's diagnostic:
-        whether it ranks the gold grid above the grid graded (`gold_wins`: 1), below it (`found_wins`), or
-        cannot score it (`gold_missing`: a gold word is not in the dictionary); all 0 for the gold grid itself."""
+        whether it ranks the gold grid above the grid graded (`gold_wins`: 1; also when that is incomplete), below it
+        (`found_wins`), or a gold word is not in the dictionary (`gold_missing`); all 0 for the gold grid itself."""
         graded = metrics(puzzle, final)
         if self._scorer is not None:
             graded.update(self.diagnose(puzzle, final_cells(puzzle, final)))
@@ -175,13 +187,18 @@ class MiniCrossword:
         scorer = self._scorer
         if scorer is None or any(scorer.cached(clue) is None for clue in clues):
             return {}
-        gold_total = scorer.total(clues, Board(clues, truth).words())
-        found_total = scorer.total(clues, Board(clues, cells).words())
+        gold_words = Board(clues, truth).words()
         verdict = {"gold_wins": 0.0, "found_wins": 0.0, "gold_missing": 0.0}
-        if gold_total is None:
+        if cells == truth:
+            return verdict
+        if any(word not in self.words for word in gold_words):
             verdict["gold_missing"] = 1.0
-        elif cells != truth:
-            verdict["gold_wins" if found_total is None or gold_total > found_total else "found_wins"] = 1.0
+            return verdict
+        gold_total = scorer.total(clues, gold_words)
+        found_total = scorer.total(clues, Board(clues, cells).words()) if BLANK not in cells else None
+        if gold_total is None:
+            return {}
+        verdict["gold_wins" if found_total is None or gold_total > found_total else "found_wins"] = 1.0
         return verdict
 
     def report(self, puzzle: str, result: Any) -> dict[str, Any]:
@@ -225,7 +242,7 @@ class MiniCrossword:
                                        quantile=o["reverse_quantile"])
         self._scorer = scorer
         return make_evaluator(self, scorer, generator=generator, valuer=valuer, width=o["width"], scale=o["scale"],
-                              temperature=o["temperature"])
+                              temperature=o["temperature"], free=o["free"])
 
 
 def metrics(puzzle: str, final: Any) -> dict[str, float]:
