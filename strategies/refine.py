@@ -96,10 +96,15 @@ def refine(
         if stop != "converged":
             break
         if searched == 1:  # the first convergence: the variants, then the root again, wider
-            offered = variants(root_state, _best(evaluator, done)[0]) if callable(variants) else ()
+            offered = list(variants(root_state, _best(evaluator, done)[0])) if callable(variants) else []
             roots += [(variant, False) for variant in offered]
             if wider and callable(widen):
-                roots.append((root_state, True))
+                try:  # without variants, widen now: the next round is the root's, as when a look widens
+                    if offered or (tracker.exhausted() is None and widen()):
+                        roots.append((root_state, True))
+                except KeyboardInterrupt:
+                    stop = "interrupted"
+                    break
     _, chosen, _ = _best(evaluator, done)
     config = {"strategy": "refine", "search": search, "rounds": rounds, "wider": wider, "rounds_run": len(done),
               "roots": searched, "seed": seed, "inner": chosen.config}

@@ -360,9 +360,10 @@ def test_the_search_leaves_the_weakest_clues_free_and_keeps_a_grid_the_dictionar
     def model() -> ScriptedModel:
         return ScriptedModel(score=lambda prompt, text: UNLISTED.get(text.strip().upper(), -20.0))
 
-    alone = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0, free=0), CLUES, model=model())
+    alone = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0), CLUES, model=model())  # free=0
     assert alone.answer is not None and alone.answer.text == " ".join(ROWS[:4] + ("ZZZZZ",))
-    result = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0), CLUES, model=model())
+    assert alone.config["roots"] == 1
+    result = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0, free=2), CLUES, model=model())
     # Its weakest clues are the decoys (rank 9 of 15, tied): h5 and v1, each searched again left free.
     assert result.config["roots"] == 3 and result.stop_reason == "converged"
     assert result.answer is not None and result.answer.text == " ".join(ROWS)
@@ -370,7 +371,7 @@ def test_the_search_leaves_the_weakest_clues_free_and_keeps_a_grid_the_dictionar
     assert [f.answer.text for f in result.found] == [alone.answer.text, result.answer.text]
     assert result.found[0].value < result.found[1].value
     # The anytime preset searches the variants before it widens (then from the root again: 4 roots).
-    anytime = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0), CLUES, model=model(),
+    anytime = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0, free=2), CLUES, model=model(),
                         preset="crossword-anytime")
     assert anytime.config["roots"] == 4 and anytime.answer is not None and anytime.answer.text == " ".join(ROWS)
 
@@ -388,7 +389,7 @@ def reverse_script(prompt: str, text: str) -> float:
 
 
 def test_the_reverse_channel_asked_about_each_grid_found_moves_the_search_to_a_grid_it_prefers() -> None:
-    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse_top=3, free=0)
+    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse_top=3)
     result = api.solve(task, CLUES, model=ScriptedModel(score=reverse_script))  # the crossword preset: refine
     # Round 1 finds the second square, as the forward scores alone do; the reverse channel, asked about its
     # words and each clue's three most believed words on the empty grid, marks its words down (-10 against -1

@@ -75,18 +75,17 @@ PRESETS = {
         "re-ranked, plus the reverse channel: how likely each clue is as a definition of the word): fills in "
         "belief-propagation order, most believed word first, backtracking from dead boards, to the first complete "
         "grid of dictionary words (at most 100 expansions); then the reverse channel is asked about that grid's words "
-        "and the search runs again, until a grid holds no word not asked (at most 12 rounds); then the same rounds "
-        "with each of the grid's 2 least likely clues left free to its crossings (for an answer the dictionary "
-        "lacks), keeping the grid the objective values most (no clock, so a busy machine gets the same grid)",
+        "and the search runs again, until a grid holds no word not asked (at most 12 rounds; no clock, so a busy "
+        "machine gets the same grid)",
     ),
     "crossword-anytime": Preset(
         "refine",
         "task",
         "task",
         (("search", "dfs"), ("order", "prior"), ("max_steps", 100), ("rounds", 1000), ("wider", True)),
-        "the crossword preset that goes on until the budget (default 60 s) runs out: once its rounds and their "
-        "free-clue variants find no word not yet asked, the reverse channel is asked about each clue's next 20 "
-        "words by the forward scores, and the rounds go on; it keeps the best grid by the objective (`--json` lists each better grid, with the "
+        "the crossword preset that goes on until the budget (default 60 s) runs out: once a round finds no word "
+        "not yet asked, the reverse channel is asked about each clue's next 20 words by the forward scores, and "
+        "the rounds go on; it keeps the best grid by the objective (`--json` lists each better grid, with the "
         "seconds spent by then)",
         seconds=60.0,
     ),
