@@ -20,7 +20,8 @@ from tot.strategies.dfs import dfs
 from tot.tasks import crosswords as cw
 from tot.tasks.crosswords import Board, Fill, MiniCrossword, Ranker, WordList, reverse
 from tot.tasks.crosswords.propagation import Lexicon, beliefs
-from tot.tasks.crosswords.scoring import ClueScorer, default_ranker, load_ranker, prompts_used
+from tot.tasks.crosswords.letters import LetterModel
+from tot.tasks.crosswords.scoring import UNLISTED_LETTERS, UNLISTED_PENALTY, ClueScorer, default_ranker, load_ranker, prompts_used
 from tot.tasks.crosswords.search import Grid, GridBound
 
 # A 5x5 word square (rows = columns), and clues that are just the slot names.
@@ -97,6 +98,10 @@ def test_a_numbered_puzzle_is_verified_only_by_its_gold_grid() -> None:
     wrong = task.check(start, "AWARD MOTOR AMOBI SALLE SNEER")  # every row and column a dictionary word
     assert task.is_goal(Board(start.clues, cw.parse_grid(wrong.text)))
     assert not wrong.verified and "not the gold grid" in wrong.detail and "consistent" in wrong.detail
+    # Puzzle 89's gold v5 (NERTS) is not in the dictionary: its gold grid is still right.
+    assert "NERTS" not in task.words
+    gold89 = task.check(task.initial("89"), "PENAN UNODE LUTER ERUPT RESTS")
+    assert gold89.verified and gold89.detail == "the gold grid"
 
 
 @pytest.mark.parametrize("puzzle", ["156", "a | b", "", "-1"])
@@ -322,10 +327,10 @@ def test_the_anytime_search_replaces_its_first_grid_by_a_better_one_found_later(
 
 
 # A grid whose h5 (UVWXY) the dictionary lacks: the only grid of dictionary words puts ZZZZZ there, and five
-# weak columns through it. Rows 1-4 and the right columns score -1, the decoys -8.
+# weak columns through it. Rows 1-4 and the right columns score -1, the decoys -30.
 ROWS = ("ABCDE", "FGHIJ", "KLMNO", "PQRST", "UVWXY")
 COLUMNS = ("AFKPU", "BGLQV", "CHMRW", "DINSX", "EJOTY")
-UNLISTED = {**{w: -1.0 for w in ROWS[:4] + COLUMNS}, "ZZZZZ": -8.0, **{c[:4] + "Z": -8.0 for c in COLUMNS}}
+UNLISTED = {**{w: -1.0 for w in ROWS[:4] + COLUMNS}, "ZZZZZ": -30.0, **{c[:4] + "Z": -30.0 for c in COLUMNS}}
 
 
 def test_a_free_clue_is_spelled_by_its_crossings_and_need_not_be_a_word() -> None:
@@ -351,16 +356,27 @@ def test_a_free_clue_is_spelled_by_its_crossings_and_need_not_be_a_word() -> Non
     logbeliefs = beliefs(lexicon, domains, [scorer(start.clues[s])[d] for s, d in enumerate(domains)], free=4)
     assert len(logbeliefs[4]) == 0 and lexicon.vocab[int(domains[5][logbeliefs[5].argmax()])] == "AFKPU"
     grid = Grid(scorer)
-    unlisted = scorer.unlisted("clue h5")
-    assert unlisted == pytest.approx(float(np.sort(scorer("clue h5"))[0]) - 10.0)  # the 1000th word or, here, the last
-    assert grid.total(board) == pytest.approx(9 * float(scorer("clue h1")[lexicon.position("ABCDE")]) + unlisted)
+    last = float(np.sort(scorer("clue h5"))[0])  # the clue's 1000th word or, here, its last
+    assert scorer.unlisted("clue h5") == pytest.approx(last - UNLISTED_PENALTY)  # a word not known yet: typical
+    typicality = LetterModel(lexicon.vocab).typicality("UVWXY")
+    assert typicality < 0 and scorer.unlisted("clue h5", "UVWXY") == pytest.approx(
+        last - UNLISTED_PENALTY + UNLISTED_LETTERS * typicality)  # less word-like than these words: lower
+    assert grid.total(board) == pytest.approx(9 * float(scorer("clue h1")[lexicon.position("ABCDE")])
+                                              + scorer.unlisted("clue h5", "UVWXY"))
+
+
+def test_the_letter_model_knows_a_word_like_string_from_a_jumble() -> None:
+    letters = LetterModel(cw.dictionary().words)
+    assert abs(letters.typicality("MOTOR")) < 2 and abs(letters.typicality("NERTS")) < 2  # NERTS: not in the dictionary
+    assert letters.typicality("INAMW") < -8 and letters.typicality("RESTZ") < -6
+    assert letters.log_prob("motor") == letters.log_prob("MOTOR")
 
 
 def test_the_search_leaves_the_weakest_clues_free_and_keeps_a_grid_the_dictionary_cannot_spell() -> None:
     def model() -> ScriptedModel:
         return ScriptedModel(score=lambda prompt, text: UNLISTED.get(text.strip().upper(), -20.0))
 
-    alone = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0), CLUES, model=model())  # free=0
+    alone = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0, free=0), CLUES, model=model())
     assert alone.answer is not None and alone.answer.text == " ".join(ROWS[:4] + ("ZZZZZ",))
     assert alone.config["roots"] == 1
     result = api.solve(MiniCrossword(WordList(UNLISTED), ranker=PLAIN, reverse=0, free=2), CLUES, model=model())
@@ -389,7 +405,7 @@ def reverse_script(prompt: str, text: str) -> float:
 
 
 def test_the_reverse_channel_asked_about_each_grid_found_moves_the_search_to_a_grid_it_prefers() -> None:
-    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse_top=3)
+    task = MiniCrossword(WordList(CRATES), ranker=PLAIN, reverse_top=3, free=0)
     result = api.solve(task, CLUES, model=ScriptedModel(score=reverse_script))  # the crossword preset: refine
     # Round 1 finds the second square, as the forward scores alone do; the reverse channel, asked about its
     # words and each clue's three most believed words on the empty grid, marks its words down (-10 against -1
@@ -430,10 +446,10 @@ def test_the_reverse_channel_scores_words_lazily_and_defaults_the_rest() -> None
     assert checked.look(["clue h2", "clue v1"], ["CRATE", "TILDE"]) and model.meter.calls == calls + 2
     assert checked.asked["clue v1"][lexicon.position("TILDE")] == -10.0 and len(checked.asked["clue h2"]) == 4
     assert checked.widen() and model.meter.calls == calls + 3
-    # A word the dictionary lacks: the forward scores' unlisted (the clue's 1000th word or, here, its last, less 10)
+    # A word the dictionary lacks: the forward scores' unlisted (from the clue's 1000th word or, here, its last)
     # plus its reverse score, asked like any other.
-    assert checked.total(["clue h1"], ["ZZZZZ"]) == pytest.approx(float(forward.min()) - 10.0 + 2.0 * -10.0)
-    assert checked.unlisted("clue h1") == pytest.approx(float(forward.min()) - 10.0 + 2.0 * -1.0)  # not asked: the default
+    assert checked.total(["clue h1"], ["ZZZZZ"]) == pytest.approx(checked.forward.unlisted("clue h1", "ZZZZZ") + 2.0 * -10.0)
+    assert checked.unlisted("clue h1") == pytest.approx(float(forward.min()) - UNLISTED_PENALTY + 2.0 * -1.0)  # the default
     tilde, h3 = lexicon.position("TILDE"), checked.forward("clue h3")
     calls = model.meter.calls
     assert checked.total(["clue h3"], ["TILDE"]) == pytest.approx(h3[tilde] + 2.0 * -10.0)

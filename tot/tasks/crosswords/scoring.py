@@ -31,6 +31,7 @@ from tot.core import Meter
 from tot.errors import InputError
 from tot.models import Model, score_many
 from tot.tasks.crosswords.dictionary import english_words, word_frequencies
+from tot.tasks.crosswords.letters import LetterModel
 from tot.tasks.crosswords.propagation import Array, Lexicon
 
 ANSWER_PROMPT = """Crossword answers: each clue is answered by one five-letter English word.
@@ -253,9 +254,11 @@ def load_ranker(text: str, source: str = "ranker") -> Ranker:
 
 
 # A word the dictionary lacks (a free clue's, see `board.Board.free`) scores as the clue's UNLISTED_RANK-th best
-# dictionary word less UNLISTED_PENALTY: chosen on the 60 training puzzles (benchmarks/RESULTS.md).
+# dictionary word less UNLISTED_PENALTY, less UNLISTED_LETTERS x how much less word-like its letters are than a
+# typical dictionary word's (`letters.LetterModel`): chosen on the 60 training puzzles (benchmarks/RESULTS.md).
 UNLISTED_RANK = 1000
-UNLISTED_PENALTY = 10.0
+UNLISTED_PENALTY = 7.0
+UNLISTED_LETTERS = 2.0
 
 
 class ClueScorer:
@@ -273,6 +276,7 @@ class ClueScorer:
         self._empty: dict[str, Array] = {}
         self._scores: dict[str, Array] = {}
         self._levels: dict[str, float] = {}
+        self._letters: LetterModel | None = None  # made on first use
         self.prompts = prompts_used(self.ranker.names)
         self.uses_empty = any(name.endswith("_gain") for name in self.ranker.names)
 
@@ -306,14 +310,19 @@ class ClueScorer:
         return total
 
     def unlisted(self, clue: str, word: str | None = None) -> float:
-        """The score of `word`, a word not in the dictionary, for `clue` (None: a word not known yet): the clue's
-        UNLISTED_RANK-th best score less UNLISTED_PENALTY, whatever the word."""
+        """The score of `word`, a word not in the dictionary, for `clue` (None: a word not known yet, scored as a
+        typical one): the clue's UNLISTED_RANK-th best score less UNLISTED_PENALTY, less UNLISTED_LETTERS x how much
+        less word-like its letters are than a typical dictionary word's."""
         scores = self(clue)
         rank = min(UNLISTED_RANK, len(scores) - 1)
         level = self._levels.get(clue)
         if level is None:
             level = self._levels[clue] = float(np.partition(scores, len(scores) - 1 - rank)[len(scores) - 1 - rank])
-        return level - UNLISTED_PENALTY
+        if word is None:
+            return level - UNLISTED_PENALTY
+        if self._letters is None:
+            self._letters = LetterModel(self.lexicon.vocab)
+        return level - UNLISTED_PENALTY + UNLISTED_LETTERS * min(0.0, self._letters.typicality(word))
 
     def __call__(self, clue: str) -> Array:
         """log P(word | clue) of every dictionary word (the model called the first time a clue is seen)."""
