@@ -4,9 +4,10 @@ A `Lexicon` holds the dictionary as arrays (each word's letter codes and letter 
 `domains` are, per clue, the words that fit its letters and agree, at every crossing cell, with
 some word of the crossing clue's domain (arc consistency, to a fixpoint); a board with an empty
 domain is dead. A board's free clue (see `board.Board`) has no domain (an empty array): it allows every
-letter its cells allow, and sends its crossings nothing. `beliefs` runs loopy belief propagation over those domains: at every cell, one
-clue's letter distribution is passed to the crossing clue, so each clue's belief over its words
-weighs what its crossings believe. Nothing here calls the model: scores come in as arrays.
+letter its cells allow, and sends its crossings nothing. `beliefs` runs loopy belief propagation over
+those domains: at every cell, one clue's letter distribution is passed to the crossing clue, so each
+clue's belief over its words weighs what its crossings believe. Nothing here calls the model: scores
+come in as arrays.
 """
 
 from __future__ import annotations
