@@ -55,14 +55,14 @@ class Lexicon:
         if key in self._domains:
             return self._domains[key]
         bound = [s for s in range(2 * SIZE) if s != board.free]
-        anything = np.uint32((1 << 26) - 1)  # the letters a free clue allows at a blank cell
         domains = [self.fitting(board.pattern(s)) if s != board.free else np.empty(0, dtype=np.intp)
                    for s in range(2 * SIZE)]
 
         def letters(s: int, position: int) -> Any:
+            """The letters clue `s` allows at `position`: any for the free clue (where a cell holds a letter, the
+            crossing clue's words fit it already)."""
             if s == board.free:
-                letter = board.pattern(s)[position]
-                return anything if letter == BLANK else np.uint32(1 << (ord(letter) - ord("A")))
+                return np.uint32((1 << 26) - 1)
             return np.bitwise_or.reduce(self.bits[domains[s], position])
 
         changed = True

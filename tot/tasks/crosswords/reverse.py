@@ -80,8 +80,8 @@ class CheckedScorer:
             if bad:
                 raise InputError(f"not five upper-case letters: {', '.join(bad)}")
             asked = self.asked.setdefault(clue, {})
-            for word in sorted(set(ws), key=lambda w: (self.lexicon.position(w) is None, w)):
-                p = self.lexicon.position(word)
+            positioned = sorted(((self.lexicon.position(w), w) for w in set(ws)), key=lambda pw: (pw[0] is None, pw[1]))
+            for p, word in positioned:
                 if (p is not None and p not in asked) or (p is None and (clue, word) not in self.unlisted_asked):
                     fresh.append((clue, p, word))
         if not fresh:
@@ -151,8 +151,12 @@ class CheckedScorer:
         for clue, word in zip(clues, words):
             asks.setdefault(clue, []).append(word)
         self.ask(asks)
-        positions = [self.lexicon.position(w) for w in words]
-        return float(sum(self(c)[p] if p is not None else self.unlisted(c, w) for c, w, p in zip(clues, words, positions)))
+        return float(sum(self.word_score(c, w) for c, w in zip(clues, words)))
+
+    def word_score(self, clue: str, word: str) -> float:
+        """The objective's score of `word` for `clue`: its dictionary score, or `unlisted` for a word outside."""
+        position = self.lexicon.position(word)
+        return float(self(clue)[position]) if position is not None else self.unlisted(clue, word)
 
     def __call__(self, clue: str) -> Array:
         """The objective's score of every dictionary word for `clue` (forward plus weighted reverse)."""

@@ -301,23 +301,24 @@ class ClueScorer:
     def total(self, clues: Sequence[str], words: Sequence[str]) -> float | None:
         """The total score of `words` for `clues` from cached scores (a word the dictionary lacks: `unlisted`); None
         when a clue was not scored."""
-        total = 0.0
-        for clue, word in zip(clues, words):
-            scores, position = self._scores.get(clue), self.lexicon.position(word)
-            if scores is None:
-                return None
-            total += float(scores[position]) if position is not None else self.unlisted(clue, word)
-        return total
+        if any(clue not in self._scores for clue in clues):
+            return None
+        return float(sum(self.word_score(clue, word) for clue, word in zip(clues, words)))
+
+    def word_score(self, clue: str, word: str) -> float:
+        """The score of `word` for `clue`: log P(word | clue) for a dictionary word, `unlisted` for a word outside."""
+        position = self.lexicon.position(word)
+        return float(self(clue)[position]) if position is not None else self.unlisted(clue, word)
 
     def unlisted(self, clue: str, word: str | None = None) -> float:
         """The score of `word`, a word not in the dictionary, for `clue` (None: a word not known yet, scored as a
         typical one): the clue's UNLISTED_RANK-th best score less UNLISTED_PENALTY, less UNLISTED_LETTERS x how much
         less word-like its letters are than a typical dictionary word's."""
-        scores = self(clue)
-        rank = min(UNLISTED_RANK, len(scores) - 1)
         level = self._levels.get(clue)
         if level is None:
-            level = self._levels[clue] = float(np.partition(scores, len(scores) - 1 - rank)[len(scores) - 1 - rank])
+            scores = self(clue)
+            kth = len(scores) - 1 - min(UNLISTED_RANK, len(scores) - 1)  # the rank-th best, counted from the worst
+            level = self._levels[clue] = float(np.partition(scores, kth)[kth])
         if word is None:
             return level - UNLISTED_PENALTY
         if self._letters is None:

@@ -72,10 +72,7 @@ class Grid:
         where it does), else a word not known yet's."""
         assert board.free is not None
         clue, word = board.clues[board.free], board.pattern(board.free)
-        if BLANK in word:
-            return self.scorer.unlisted(clue)
-        position = self.lexicon.position(word)
-        return float(self.scorer(clue)[position]) if position is not None else self.scorer.unlisted(clue, word)
+        return self.scorer.unlisted(clue) if BLANK in word else self.scorer.word_score(clue, word)
 
     def beliefs(self, board: Board) -> tuple[list[Array], list[Array]] | None:
         """Per clue, its domain (word indices) and their log-beliefs; None when some clue has no word left."""
@@ -157,7 +154,7 @@ class GradingEvaluator(ThoughtEvaluator):
             return []
 
         def rank(slot: int) -> int:
-            scores, position = scorer(goal.clues[slot]), self.grid.lexicon.position(goal.pattern(slot))  # type: ignore[union-attr]
+            scores, position = scorer(goal.clues[slot]), scorer.lexicon.position(goal.pattern(slot))
             return len(scores) if position is None else int((scores > scores[position]).sum())
 
         weakest = sorted(range(2 * SIZE), key=lambda s: (-rank(s), s))[: self.free]
