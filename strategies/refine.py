@@ -11,6 +11,10 @@ the round whose goal the evaluator values most, on the values of the last look, 
 returns a worse goal on them (the rounds are the same, only cut later). `Result.found` holds each round
 that was the best so far, with what had been spent by then.
 
+On a clock (`max_seconds`), a look or widening that takes `seconds=` is told the time left; it may do part
+of its work, or return None when none would fit, and the rounds then stop on "seconds" rather than run past
+the budget.
+
 When the rounds first converge, the evaluator's optional `variants(root, goal)` may offer other roots to
 search from (the crossword's: the same puzzle with one clue left to its crossings, for an answer the
 dictionary lacks); each gets its own rounds while the budget lasts, then (`wider`) the root its widening
@@ -19,6 +23,7 @@ ones, and every goal competes on the evaluator's values.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import replace
 from typing import Any
 
@@ -76,19 +81,21 @@ def refine(
                 stop = "converged" if searched > 1 and result.stop_reason != "interrupted" else result.stop_reason
                 break
             interrupted = result.stop_reason == "interrupted"
-            changed, looked = False, not closer
+            changed, looked, late = False, not closer, False
             if closer and not interrupted and tracker.exhausted() is None:  # a look calls the model: not past the budget
                 try:
-                    changed, looked = bool(look(goal)), True
-                    if not changed and widening and callable(widen) and tracker.exhausted() is None:
-                        changed = bool(widen())
+                    seen = _on_clock(look, budget, tracker, goal)
+                    changed, looked, late = bool(seen), seen is not None, seen is None
+                    if not changed and not late and widening and callable(widen) and tracker.exhausted() is None:
+                        seen = _on_clock(widen, budget, tracker)
+                        changed, late = bool(seen), seen is None
                 except KeyboardInterrupt:
                     interrupted = True
             done.append((goal, result, looked))
             if _best(evaluator, done) is done[-1] and (not found or found[-1].path != result.path):
                 found.append(_found(result, evaluator.evaluate(goal), tracker))
-            if interrupted:
-                stop = "interrupted"
+            if interrupted or late:
+                stop = "interrupted" if interrupted else "seconds"
                 break
             if not changed:
                 stop = tracker.exhausted() or ("converged" if closer else result.stop_reason)
@@ -100,8 +107,11 @@ def refine(
             roots += [(variant, False) for variant in offered]
             if wider and callable(widen):
                 try:  # without variants, widen now: the next round is the root's, as when a look widens
-                    if offered or (tracker.exhausted() is None and widen()):
+                    wide = bool(offered) or (tracker.exhausted() is None and _on_clock(widen, budget, tracker))
+                    if wide:
                         roots.append((root_state, True))
+                    elif wide is None:
+                        stop = "seconds"
                 except KeyboardInterrupt:
                     stop = "interrupted"
                     break
@@ -113,6 +123,16 @@ def refine(
     notes = (*chosen.notes, f"refine: {len(done)} round(s) of {search}{also}, stopped: {stop}{why}")
     return replace(chosen, strategy="refine", usage=tracker.usage(), stop_reason=stop, config=config, notes=notes,
                    found=tuple(found))
+
+
+def _on_clock(closer: Any, budget: Budget, tracker: Tracker, *args: Any) -> bool | None:
+    """`closer(*args)` (a look or a widening), told the seconds left where it takes `seconds=` and the budget has
+    a clock: True when it changed the values, None when no part of it would fit in that time."""
+    takes = "seconds" in inspect.signature(closer).parameters
+    if budget.max_seconds is None or not takes:
+        return bool(closer(*args))
+    seen: bool | None = closer(*args, seconds=budget.max_seconds - tracker.usage().seconds)
+    return seen
 
 
 def _found(result: Result, value: float, tracker: Tracker) -> Found:

@@ -154,3 +154,29 @@ def test_ctrl_c_during_a_look_keeps_the_rounds_so_far() -> None:
     result = refine(task, Interrupted(task), "", search="dfs", order="prior")
     assert result.stop_reason == "interrupted" and result.config["rounds_run"] == 2
     assert result.answer is not None and result.answer.text == "aa"  # looked at (0.1) beats ab's unlooked guess
+
+
+class Clocked(Looking):
+    """Looks only when told at least `needs` seconds are left (None otherwise), and records what it was told."""
+
+    def __init__(self, task: Words, needs: float) -> None:
+        super().__init__(task)
+        self.needs, self.told = needs, list[float]()
+
+    def refine(self, state: str, *, seconds: float | None = None) -> bool | None:
+        assert seconds is not None
+        self.told.append(seconds)
+        return super().refine(state) if seconds >= self.needs else None
+
+
+def test_on_a_clock_a_look_is_told_the_seconds_left_and_one_that_would_not_fit_stops_the_rounds() -> None:
+    task = Words("xx")
+    fits = Clocked(task, needs=0.0)
+    result = refine(task, fits, "", search="dfs", order="prior", budget=Budget(max_seconds=600))
+    assert result.answer is not None and result.answer.text == "bb" and result.stop_reason == "converged"
+    assert fits.told and all(0 < t <= 600 for t in fits.told) and fits.told == sorted(fits.told, reverse=True)
+    late = refine(task, Clocked(task, needs=1e6), "", search="dfs", order="prior", budget=Budget(max_seconds=600))
+    assert late.stop_reason == "seconds" and late.config["rounds_run"] == 1  # the first goal, never looked at
+    assert late.answer is not None and late.answer.text == "aa"
+    unclocked = refine(task, Looking(task), "", search="dfs", order="prior", budget=Budget(max_seconds=600))
+    assert unclocked.answer is not None and unclocked.answer.text == "bb"  # a look without `seconds`: as before

@@ -26,6 +26,7 @@ defaults (weight 1, top 20, quantile 0.5) were chosen on the training puzzles al
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -35,6 +36,8 @@ from tot.errors import InputError
 from tot.models import Model
 from tot.tasks.crosswords.propagation import Array
 from tot.tasks.crosswords.scoring import ClueScorer
+
+CHUNK = 32  # words a model call when a look runs on a clock (`CheckedScorer.ask`)
 
 DEFINE_PROMPT = """A dictionary of five-letter English words, each followed by its definition.
 
@@ -66,26 +69,45 @@ class CheckedScorer:
         self.asked: dict[str, dict[int, float]] = {}  # clue -> word index -> log P(clue | word)
         self.unlisted_asked: dict[tuple[str, str], float] = {}  # (clue, word not in the dictionary) -> the same
         self._scores: dict[str, Array] = {}  # clue -> the objective's scores, until a new word is asked
+        self._pace: float | None = None  # seconds a word took in the last call on a clock
 
     @property
     def meter(self) -> Meter:
         return self.forward.meter
 
-    def ask(self, words: Mapping[str, Sequence[str]]) -> bool:
+    def ask(self, words: Mapping[str, Sequence[str]], *, seconds: float | None = None) -> bool | None:
         """Ask the reverse channel about each clue's `words` (five letters; in the dictionary or not) not asked yet,
-        every clue in one model call; True when some was asked."""
+        every clue in one model call; True when some was asked.
+
+        With `seconds` (the time left), the words go in calls of `CHUNK` and it stops before a call that, at
+        the pace of the last one, would not end in time; None when that left every new word unasked."""
         fresh: list[tuple[str, int | None, str]] = []
         for clue, ws in words.items():
             bad = [w for w in ws if not (len(w) == 5 and w.isascii() and w.isalpha() and w.isupper())]
             if bad:
                 raise InputError(f"not five upper-case letters: {', '.join(bad)}")
-            asked = self.asked.setdefault(clue, {})
+            asked = self.asked.get(clue, {})
             positioned = sorted(((self.lexicon.position(w), w) for w in set(ws)), key=lambda pw: (pw[0] is None, pw[1]))
             for p, word in positioned:
                 if (p is not None and p not in asked) or (p is None and (clue, word) not in self.unlisted_asked):
                     fresh.append((clue, p, word))
         if not fresh:
             return False
+        if seconds is None:
+            self._score(fresh)
+            return True
+        started = time.perf_counter()
+        for start in range(0, len(fresh), CHUNK):
+            chunk = fresh[start : start + CHUNK]
+            if self._pace is not None and time.perf_counter() - started + self._pace * len(chunk) > seconds:
+                return True if start else None
+            began = time.perf_counter()
+            self._score(chunk)
+            self._pace = (time.perf_counter() - began) / len(chunk)
+        return True
+
+    def _score(self, fresh: Sequence[tuple[str, int | None, str]]) -> None:
+        """Ask the reverse channel about (clue, word's position or None, word) triples, in one model call."""
         continuations: list[str] = []
         for clue, _, word in fresh:
             text = " ".join(clue.split())  # the clue is data: one line, scored
@@ -95,14 +117,14 @@ class CheckedScorer:
             if p is None:
                 self.unlisted_asked[(clue, word)] = scores[2 * j + 1] - scores[2 * j]
             else:
-                self.asked[clue][p] = scores[2 * j + 1] - scores[2 * j]
+                self.asked.setdefault(clue, {})[p] = scores[2 * j + 1] - scores[2 * j]
                 self._scores.pop(clue, None)
-        return True
 
-    def look(self, clues: Sequence[str], words: Sequence[str], *, best: Sequence[Array] | None = None) -> bool:
+    def look(self, clues: Sequence[str], words: Sequence[str], *, best: Sequence[Array] | None = None,
+             seconds: float | None = None) -> bool | None:
         """Ask the reverse channel about each clue's word of a grid (and, the first time, about the clue's `top`
         best words: the first of `best`, each clue's word indices best first, or by the forward scores), in one
-        model call; True when some was not asked before."""
+        model call; True when some was not asked before (`seconds`: see `ask`)."""
         asks: dict[str, list[str]] = {}
         for s, (clue, word) in enumerate(zip(clues, words)):
             ask = asks.setdefault(clue, [])
@@ -111,15 +133,15 @@ class CheckedScorer:
             if clue not in self.asked and self.top:
                 order = best[s] if best is not None else np.argsort(-self.forward(clue), kind="stable")
                 ask += [self.lexicon.vocab[int(i)] for i in order[: self.top]]
-        return self.ask(asks)
+        return self.ask(asks, seconds=seconds)
 
     def first(self, clues: Sequence[str]) -> bool:
         """True when some of `clues` was never looked at (its next look asks about its `top` best words)."""
         return bool(self.top) and any(clue not in self.asked for clue in clues)
 
-    def widen(self) -> bool:
+    def widen(self, *, seconds: float | None = None) -> bool | None:
         """Ask each clue scored so far about its next `top` words by the forward scores (those not asked yet), in
-        one model call; True when some were asked."""
+        one model call; True when some were asked (`seconds`: see `ask`)."""
         asks: dict[str, list[str]] = {}
         for clue, asked in self.asked.items():
             forward = self.forward.cached(clue)
@@ -128,7 +150,7 @@ class CheckedScorer:
             order = np.argsort(-forward, kind="stable")
             fresh = [self.lexicon.vocab[int(i)] for i in order[: len(asked) + self.top] if int(i) not in asked]
             asks[clue] = fresh[: self.top]
-        return self.ask(asks)
+        return self.ask(asks, seconds=seconds)
 
     def unlisted(self, clue: str, word: str | None = None) -> float:
         """The objective's score of `word`, not in the dictionary, for `clue` (None: a word not known yet): the

@@ -160,21 +160,22 @@ class GradingEvaluator(ThoughtEvaluator):
         weakest = sorted(range(2 * SIZE), key=lambda s: (-rank(s), s))[: self.free]
         return [replace(root, free=slot) for slot in weakest]
 
-    def refine(self, board: Board) -> bool:
+    def refine(self, board: Board, *, seconds: float | None = None) -> bool | None:
         """Ask the reverse channel about the words of the complete grid `board` (one model call; the first time,
         also about each clue's best words by the beliefs on the empty grid); True when that changed the
-        objective (every value and belief computed so far is dropped)."""
+        objective (every value and belief computed so far is dropped). With `seconds` left, None when no
+        call would fit (`reverse.CheckedScorer.ask`)."""
         scorer = self._scorer()
         if not isinstance(scorer, CheckedScorer) or not self.task.is_goal(board):
             return False
         best = self._believed(board.clues) if scorer.first(board.clues) else None
-        return scorer.look(board.clues, board.words(), best=best) and self._changed()
+        return self._changed(scorer.look(board.clues, board.words(), best=best, seconds=seconds))
 
-    def widen(self) -> bool:
+    def widen(self, *, seconds: float | None = None) -> bool | None:
         """Ask the reverse channel about more words of every clue (`reverse.CheckedScorer.widen`, one model
-        call); True when that changed the objective."""
+        call); True when that changed the objective (`seconds`: as for `refine`)."""
         scorer = self._scorer()
-        return isinstance(scorer, CheckedScorer) and scorer.widen() and self._changed()
+        return self._changed(scorer.widen(seconds=seconds)) if isinstance(scorer, CheckedScorer) else False
 
     def _scorer(self) -> Scorer | None:
         return self.grid.scorer if self.grid is not None else None
@@ -187,12 +188,14 @@ class GradingEvaluator(ThoughtEvaluator):
         domains, logbeliefs = found
         return [d[np.argsort(-b, kind="stable")] for d, b in zip(domains, logbeliefs)]
 
-    def _changed(self) -> bool:
-        """Drop every value and belief computed so far (the objective changed); True."""
-        assert self.grid is not None
-        self.cache.clear()
-        self.grid.forget()
-        return True
+    def _changed(self, asked: bool | None) -> bool | None:
+        """Where a look `asked` something, drop every value and belief computed so far (the objective changed);
+        `asked` itself."""
+        if asked:
+            assert self.grid is not None
+            self.cache.clear()
+            self.grid.forget()
+        return asked
 
     def evaluate(self, state: Any) -> float:
         if self.task.is_goal(state):

@@ -1,0 +1,42 @@
+"""The crossword's closer looks on a clock: calls of `reverse.CHUNK` words, none begun that would end too late."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.scripted import ScriptedModel
+from tot.tasks.crosswords import MiniCrossword, Ranker, WordList, reverse
+from tot.tasks.crosswords.scoring import ClueScorer
+
+WORDS = ["CRATE", "REGET", "AGORA", "TERRA", "ETAAC", "RUTIN", "ATILT", "TILDE", "ENTER", "AGUSH", "TESTE", "ETHER"]
+PLAIN = Ranker(("answer", "clues"), (0.5, 0.5))
+
+
+def scorer() -> tuple[ScriptedModel, reverse.CheckedScorer]:
+    model = ScriptedModel(score=lambda prompt, text: -float(len(text)))
+    lexicon = MiniCrossword(WordList(WORDS)).lexicon
+    return model, reverse.CheckedScorer(ClueScorer(model, lexicon, ranker=PLAIN), model, top=0)
+
+
+def test_without_a_clock_a_look_is_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reverse, "CHUNK", 2)
+    model, checked = scorer()
+    calls = model.meter.calls
+    assert checked.ask({"clue h1": WORDS[:5]}) is True and model.meter.calls == calls + 1
+    assert len(checked.asked["clue h1"]) == 5
+
+
+def test_on_a_clock_a_look_asks_in_chunks_and_stops_before_one_that_would_end_too_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reverse, "CHUNK", 2)
+    model, checked = scorer()
+    calls = model.meter.calls
+    assert checked.ask({"clue h1": WORDS[:5]}, seconds=600.0) is True  # plenty of time: every chunk
+    assert model.meter.calls == calls + 3 and len(checked.asked["clue h1"]) == 5
+    checked._pace = 100.0  # as if the last call took 100 s a word
+    assert checked.ask({"clue h2": WORDS[:5]}, seconds=150.0) is None  # no chunk of 2 fits: nothing asked
+    assert "clue h2" not in checked.asked  # so its next look still asks its best words first
+    assert checked.ask({"clue h1": WORDS[:5]}, seconds=0.0) is False  # nothing new to ask is not lateness
+    _, paced = scorer()
+    assert paced.ask({"clue h1": WORDS[:1]}, seconds=1e-9) is True  # no pace known yet: the first chunk runs
+    paced._pace = 1e-12  # fast enough for everything
+    assert paced.ask({"clue h1": WORDS[:7]}, seconds=1.0) is True and len(paced.asked["clue h1"]) == 7
