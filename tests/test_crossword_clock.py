@@ -40,3 +40,21 @@ def test_on_a_clock_a_look_asks_in_chunks_and_stops_before_one_that_would_end_to
     assert paced.ask({"clue h1": WORDS[:1]}, seconds=1e-9) is True  # no pace known yet: the first chunk runs
     paced._pace = 1e-12  # fast enough for everything
     assert paced.ask({"clue h1": WORDS[:7]}, seconds=1.0) is True and len(paced.asked["clue h1"]) == 7
+
+
+def test_a_look_cut_by_the_clock_asks_every_clues_first_word_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reverse, "CHUNK", 3)
+    clock = [0.0]  # a fake clock: each continuation the model scores takes 0.2 s (a word, two: 0.4 s)
+
+    def score(prompt: str, text: str) -> float:
+        clock[0] += 0.2
+        return -float(len(text))
+
+    monkeypatch.setattr(reverse.time, "perf_counter", lambda: clock[0])
+    model = ScriptedModel(score=score)
+    checked = reverse.CheckedScorer(ClueScorer(model, MiniCrossword(WordList(WORDS)).lexicon, ranker=PLAIN), model, top=0)
+    assert checked.ask({"clue v1": ["CRATE"]}, seconds=1.0) and checked._pace == pytest.approx(0.4)
+    asks = {"clue h1": ["TILDE", "CRATE", "REGET"], "clue h2": ["ENTER", "AGORA"], "clue h3": ["ETHER", "TERRA"]}
+    assert checked.ask(asks, seconds=1.3) is True  # a chunk of 3 takes 1.2 s: one fits in 1.3 s, not two
+    asked = {clue: {checked.lexicon.vocab[i] for i in got} for clue, got in checked.asked.items() if clue in asks}
+    assert asked == {"clue h1": {"TILDE"}, "clue h2": {"ENTER"}, "clue h3": {"ETHER"}}

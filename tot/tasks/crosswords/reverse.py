@@ -79,10 +79,13 @@ class CheckedScorer:
         """Ask the reverse channel about each clue's `words` (five letters; in the dictionary or not) not asked yet,
         every clue in one model call; True when some was asked.
 
-        With `seconds` (the time left), the words go in calls of `CHUNK` and it stops before a call that, at
-        the pace of the last one, would not end in time; None when that left every new word unasked."""
+        With `seconds` (the time left), the words go in calls of `CHUNK`, every clue's first words first, and
+        it stops before a call that, at the pace of the last one, would not end in time; None when that left
+        every new word unasked."""
         fresh: list[tuple[str, int | None, str]] = []
+        given: dict[tuple[str, str], int] = {}  # each word's place in its clue's list
         for clue, ws in words.items():
+            given.update(((clue, w), i) for i, w in reversed(list(enumerate(ws))))
             bad = [w for w in ws if not (len(w) == 5 and w.isascii() and w.isalpha() and w.isupper())]
             if bad:
                 raise InputError(f"not five upper-case letters: {', '.join(bad)}")
@@ -96,6 +99,7 @@ class CheckedScorer:
         if seconds is None:
             self._score(fresh)
             return True
+        fresh.sort(key=lambda f: given[(f[0], f[2])])  # every clue's first words first: a grid's own, in a look
         started = time.perf_counter()
         for start in range(0, len(fresh), CHUNK):
             chunk = fresh[start : start + CHUNK]
