@@ -26,20 +26,20 @@ def test_without_a_clock_a_look_is_one_call(monkeypatch: pytest.MonkeyPatch) -> 
     assert len(checked.asked["clue h1"]) == 5
 
 
-def test_on_a_clock_a_look_asks_in_chunks_and_stops_before_one_that_would_end_too_late(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_on_a_clock_a_look_short_of_time_asks_in_chunks_and_stops_before_one_that_would_end_too_late(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reverse, "CHUNK", 2)
     model, checked = scorer()
     calls = model.meter.calls
-    assert checked.ask({"clue h1": WORDS[:5]}, seconds=600.0) is True  # plenty of time: every chunk
-    assert model.meter.calls == calls + 3 and len(checked.asked["clue h1"]) == 5
-    checked._pace = 100.0  # as if the last call took 100 s a word
-    assert checked.ask({"clue h2": WORDS[:5]}, seconds=150.0) is None  # no chunk of 2 fits: nothing asked
-    assert "clue h2" not in checked.asked  # so its next look still asks its best words first
+    assert checked.ask({"clue h1": WORDS[:5]}, seconds=1e-9) is True  # no pace known yet: one call, whole
+    assert model.meter.calls == calls + 1 and len(checked.asked["clue h1"]) == 5 and checked._pace is not None
+    checked._pace = 1.0  # as if the last call took 1 s a word
+    assert checked.ask({"clue h2": WORDS[:5]}, seconds=600.0) is True  # time for all: still one call
+    assert model.meter.calls == calls + 2 and len(checked.asked["clue h2"]) == 5
+    checked._pace = 100.0
+    assert checked.ask({"clue h3": WORDS[:5]}, seconds=150.0) is None  # not even a chunk of 2 fits: nothing asked
+    assert "clue h3" not in checked.asked and model.meter.calls == calls + 2  # its next look still asks its best words
     assert checked.ask({"clue h1": WORDS[:5]}, seconds=0.0) is False  # nothing new to ask is not lateness
-    _, paced = scorer()
-    assert paced.ask({"clue h1": WORDS[:1]}, seconds=1e-9) is True  # no pace known yet: the first chunk runs
-    paced._pace = 1e-12  # fast enough for everything
-    assert paced.ask({"clue h1": WORDS[:7]}, seconds=1.0) is True and len(paced.asked["clue h1"]) == 7
 
 
 def test_a_look_cut_by_the_clock_asks_every_clues_first_word_first(monkeypatch: pytest.MonkeyPatch) -> None:

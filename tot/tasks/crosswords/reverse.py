@@ -37,7 +37,7 @@ from tot.models import Model
 from tot.tasks.crosswords.propagation import Array
 from tot.tasks.crosswords.scoring import ClueScorer
 
-CHUNK = 32  # words a model call when a look runs on a clock (`CheckedScorer.ask`)
+CHUNK = 32  # words a model call when a look is short of time (`CheckedScorer.ask`)
 
 DEFINE_PROMPT = """A dictionary of five-letter English words, each followed by its definition.
 
@@ -69,7 +69,7 @@ class CheckedScorer:
         self.asked: dict[str, dict[int, float]] = {}  # clue -> word index -> log P(clue | word)
         self.unlisted_asked: dict[tuple[str, str], float] = {}  # (clue, word not in the dictionary) -> the same
         self._scores: dict[str, Array] = {}  # clue -> the objective's scores, until a new word is asked
-        self._pace: float | None = None  # seconds a word took in the last call on a clock
+        self._pace: float | None = None  # seconds a word took in the last call
 
     @property
     def meter(self) -> Meter:
@@ -79,9 +79,9 @@ class CheckedScorer:
         """Ask the reverse channel about each clue's `words` (five letters; in the dictionary or not) not asked yet,
         every clue in one model call; True when some was asked.
 
-        With `seconds` (the time left), the words go in calls of `CHUNK`, every clue's first words first, and
-        it stops before a call that, at the pace of the last one, would not end in time; None when that left
-        every new word unasked."""
+        With `seconds` (the time left) too short for every word at the pace of the last call, the words go in
+        calls of `CHUNK`, every clue's first words first, and it stops before a call that would not end in
+        time; None when that left every new word unasked."""
         fresh: list[tuple[str, int | None, str]] = []
         given: dict[tuple[str, str], int] = {}  # each word's place in its clue's list
         for clue, ws in words.items():
@@ -96,14 +96,15 @@ class CheckedScorer:
                     fresh.append((clue, p, word))
         if not fresh:
             return False
-        if seconds is None:
-            self._score(fresh)
-            return True
-        fresh.sort(key=lambda f: given[(f[0], f[2])])  # every clue's first words first: a grid's own, in a look
+        size = len(fresh)
+        if seconds is not None and self._pace is not None and self._pace * size > seconds:  # short of time
+            fresh.sort(key=lambda f: given[(f[0], f[2])])  # every clue's first words first: a grid's own, in a look
+            size = CHUNK
         started = time.perf_counter()
-        for start in range(0, len(fresh), CHUNK):
-            chunk = fresh[start : start + CHUNK]
-            if self._pace is not None and time.perf_counter() - started + self._pace * len(chunk) > seconds:
+        for start in range(0, len(fresh), size):
+            chunk = fresh[start : start + size]
+            pace = self._pace
+            if seconds is not None and pace is not None and time.perf_counter() - started + pace * len(chunk) > seconds:
                 return True if start else None
             began = time.perf_counter()
             self._score(chunk)
