@@ -32,6 +32,8 @@ from tot.core import Budget, Evaluator, Found, Result, Task, Tracker
 from tot.errors import InputError
 from tot.tree import Node
 
+LIMITS = ("calls", "tokens", "seconds", "nodes")  # a search's stop reasons that name a budget's limit
+
 
 def refine(
     task: Task[Any, Any],
@@ -78,7 +80,8 @@ def refine(
             goal = _goal(result)
             if goal is None:  # from a variant: nothing to add; from the root: the search's own end
                 done = done or [(None, result, False)]
-                stop = "converged" if searched > 1 and result.stop_reason != "interrupted" else result.stop_reason
+                cut = result.stop_reason in LIMITS or result.stop_reason == "interrupted"
+                stop = "converged" if searched > 1 and not cut else result.stop_reason
                 break
             interrupted = result.stop_reason == "interrupted"
             changed, looked, late = False, not closer, False

@@ -180,3 +180,12 @@ def test_on_a_clock_a_look_is_told_the_seconds_left_and_one_that_would_not_fit_s
     assert late.answer is not None and late.answer.text == "aa"
     unclocked = refine(task, Looking(task), "", search="dfs", order="prior", budget=Budget(max_seconds=600))
     assert unclocked.answer is not None and unclocked.answer.text == "bb"  # a look without `seconds`: as before
+
+
+def test_a_search_from_another_root_cut_by_the_budget_reports_the_limit_not_convergence() -> None:
+    task = Words("xx")
+    stuck = dict(TRUTH, ab=0.75)
+    cut = refine(task, Widening(task, stuck), "", search="dfs", order="prior", wider=True, budget=Budget(max_nodes=7))
+    assert cut.config["roots"] == 2 and cut.stop_reason == "nodes"  # the widening root's search ran out of nodes
+    whole = refine(task, Widening(task, stuck), "", search="dfs", order="prior", wider=True, budget=Budget(max_nodes=50))
+    assert whole.stop_reason == "converged"
