@@ -32,8 +32,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tot.core import Meter
-from tot.errors import InputError
+from tot.errors import InputError, ModelError
 from tot.models import Model
+from tot.tasks.crosswords.probe import Probe
 from tot.tasks.crosswords.propagation import Array
 from tot.tasks.crosswords.scoring import ClueScorer
 
@@ -60,12 +61,15 @@ class CheckedScorer:
     """
 
     def __init__(self, forward: ClueScorer, model: Model, *, weight: float = 1.0, top: int = 20,
-                 quantile: float = 0.5) -> None:
-        if weight < 0 or top < 0 or not 0.0 <= quantile <= 1.0:
-            raise InputError(f"reverse channel: weight and top must be >= 0 and quantile in [0, 1], got "
-                             f"{weight}, {top}, {quantile}")
+                 quantile: float = 0.5, probe: Probe | None = None, probe_weight: float = 0.0) -> None:
+        if weight < 0 or top < 0 or probe_weight < 0 or not 0.0 <= quantile <= 1.0:
+            raise InputError(f"reverse channel: weight, top and probe weight must be >= 0 and quantile in [0, 1], got "
+                             f"{weight}, {top}, {probe_weight}, {quantile}")
         self.forward, self.model, self.lexicon = forward, model, forward.lexicon
         self.weight, self.top, self.quantile = weight, top, quantile
+        self.probe = probe if probe_weight > 0 else None
+        self.probe_weight = probe_weight
+        self.probe_off = ""  # why the probe was turned off (a backend without one layer's hidden states)
         self.asked: dict[str, dict[int, float]] = {}  # clue -> word index -> log P(clue | word)
         self.unlisted_asked: dict[tuple[str, str], float] = {}  # (clue, word not in the dictionary) -> the same
         self._scores: dict[str, Array] = {}  # clue -> the objective's scores, until a new word is asked
@@ -118,12 +122,27 @@ class CheckedScorer:
             text = " ".join(clue.split())  # the clue is data: one line, scored
             continuations += [f" {word.lower()}\nDefinition:", f" {word.lower()}\nDefinition: {text}\n"]
         scores = self.model.score_continuations(DEFINE_PROMPT, continuations)
+        probed = self._probe(continuations[1::2])
         for j, (clue, p, word) in enumerate(fresh):
+            closer = scores[2 * j + 1] - scores[2 * j] + self.probe_weight * probed[j]
             if p is None:
-                self.unlisted_asked[(clue, word)] = scores[2 * j + 1] - scores[2 * j]
+                self.unlisted_asked[(clue, word)] = closer
             else:
-                self.asked.setdefault(clue, {})[p] = scores[2 * j + 1] - scores[2 * j]
+                self.asked.setdefault(clue, {})[p] = closer
                 self._scores.pop(clue, None)
+
+    def _probe(self, pairs: Sequence[str]) -> list[float]:
+        """The probe's logit of each (word, clue) pair, in one model call; zeros without a probe. A backend that
+        cannot give the probe's hidden states turns it off for good (`probe_off` says why) before any is used."""
+        if self.probe is None:
+            return [0.0] * len(pairs)
+        try:
+            return self.probe.scores(self.model, DEFINE_PROMPT, pairs)
+        except (InputError, ModelError) as error:
+            if any(self.asked.values()) or self.unlisted_asked:  # a probe in some scores cannot leave the others
+                raise
+            self.probe, self.probe_off = None, str(error)
+            return [0.0] * len(pairs)
 
     def look(self, clues: Sequence[str], words: Sequence[str], *, best: Sequence[Array] | None = None,
              seconds: float | None = None) -> bool | None:

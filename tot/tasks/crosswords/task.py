@@ -17,6 +17,7 @@ from tot.errors import InputError
 from tot.models import Model
 from tot.tasks.crosswords.board import BLANK, SIZE, SLOTS, Board, Fill, parse_grid
 from tot.tasks.crosswords.dictionary import WordList, dictionary
+from tot.tasks.crosswords.probe import PROBE_WEIGHT
 from tot.tasks.crosswords.puzzles import empty, gold, grade, load_clues, puzzle_index
 
 
@@ -37,6 +38,7 @@ class MiniCrossword:
         reverse: float = 1.0,
         reverse_top: int = 20,
         reverse_quantile: float = 0.5,
+        probe: float = PROBE_WEIGHT,
         free: int = 0,
     ) -> None:
         """`words`: the dictionary (default `dictionary()`). The rest configure `model_evaluator`: `width`
@@ -44,12 +46,16 @@ class MiniCrossword:
         `tot.tasks.crosswords.search.GridBound`), `temperature` what belief propagation divides clue
         scores by, `ranker` the clue re-ranker (a `scoring.Ranker`; default the shipped weights), `reverse` the
         weight of the reverse channel in the objective (0: forward scores only), `reverse_top` how many words per
-        clue it is asked about first, `reverse_quantile` what the others get (see `reverse.CheckedScorer`), `free` how
+        clue it is asked about first, `reverse_quantile` what the others get (see `reverse.CheckedScorer`), `probe` the
+        weight of the hidden-state probe beside it (`probe.Probe`; used where the model is the one it was fitted on
+        and gives hidden states; 0: off), `free` how
         many of the first grid's least likely clues are each left free to their crossings in a search of their own,
         for answers the dictionary lacks (see `search.GradingEvaluator.variants`; 0, the default: none; 2 gained
         on the training puzzles, not on the evaluation sets: benchmarks/RESULTS.md)."""
         if width <= 0:
             raise InputError(f"width must be positive, got {width}")
+        if probe < 0:
+            raise InputError(f"probe must be >= 0, got {probe}")
         if free < 0:
             raise InputError(f"free must be >= 0, got {free}")
         self._words = words
@@ -58,7 +64,7 @@ class MiniCrossword:
         self._show: Callable[[Any], None] | None = None
         self.options: dict[str, Any] = {"width": width, "scale": scale, "temperature": temperature, "ranker": ranker,
                                         "reverse": reverse, "reverse_top": reverse_top,
-                                        "reverse_quantile": reverse_quantile, "free": free}
+                                        "reverse_quantile": reverse_quantile, "probe": probe, "free": free}
 
     @property
     def words(self) -> WordList:
@@ -223,6 +229,7 @@ class MiniCrossword:
     def model_evaluator(self, model: Model | None, *, generator: str = "task", valuer: str = "task") -> Any:
         """This task's own evaluator (`generator`/`valuer` "task"), optionally mixed with `all` and `uniform`:
         see `tot.tasks.crosswords.search`."""
+        from tot.tasks.crosswords.probe import default_probe
         from tot.tasks.crosswords.reverse import CheckedScorer
         from tot.tasks.crosswords.scoring import ClueScorer
         from tot.tasks.crosswords.search import make_evaluator
@@ -239,8 +246,11 @@ class MiniCrossword:
         if needs_model and model is not None:
             scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"])
             if o["reverse"] > 0:
+                probe = default_probe() if o["probe"] > 0 else None
+                fits = probe is not None and probe.model == model.name
                 scorer = CheckedScorer(scorer, model, weight=o["reverse"], top=o["reverse_top"],
-                                       quantile=o["reverse_quantile"])
+                                       quantile=o["reverse_quantile"], probe=probe if fits else None,
+                                       probe_weight=o["probe"] if fits else 0.0)
         self._scorer = scorer
         return make_evaluator(self, scorer, generator=generator, valuer=valuer, width=o["width"], scale=o["scale"],
                               temperature=o["temperature"], free=o["free"])
