@@ -48,3 +48,22 @@ def test_a_longer_budget_never_returns_a_worse_grid(model: Model) -> None:
     assert long.config["rounds_run"] > short.config["rounds_run"]
     board = task.final_board(PUZZLE, long)
     assert cw.BLANK not in board.cells and all(board.pattern(s) in task.words for s in range(10))
+
+
+def test_the_probe_reads_the_default_models_hidden_states_beside_the_reverse_channel(model: Model) -> None:
+    from tot.tasks.crosswords.probe import PROBE_WEIGHT
+    from tot.tasks.crosswords.reverse import DEFINE_PROMPT, CheckedScorer
+
+    task = cw.MiniCrossword()
+    task.model_evaluator(model)
+    scorer = task._scorer
+    assert isinstance(scorer, CheckedScorer) and scorer.probe is not None and scorer.probe_weight == PROBE_WEIGHT
+    words = {"An engine": ["MOTOR", "MOTTO", "ROTOR"]}
+    assert scorer.ask(words) and not scorer.probe_off
+    plain = CheckedScorer(scorer.forward, model)  # the reverse channel alone
+    assert plain.ask(words)
+    probed = scorer.probe.scores(model, DEFINE_PROMPT, [f" {w.lower()}\nDefinition: An engine\n" for w in words["An engine"]])
+    for word, correction in zip(words["An engine"], probed):
+        position = task.lexicon.position(word)
+        both, alone = scorer.asked["An engine"][position], plain.asked["An engine"][position]
+        assert np.isfinite(correction) and both == pytest.approx(alone + PROBE_WEIGHT * correction, abs=1e-6)

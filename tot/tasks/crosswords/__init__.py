@@ -6,6 +6,8 @@ Read it one part at a time:
 - `puzzles`: the 156 puzzles, their gold grids and the grading (the evaluation and training sets).
 - `dictionary`: the 42,479 words a grid may use, and where each comes from.
 - `scoring`: the model's clue scores and the learned re-ranker: log P(word | clue) for every word.
+- `reverse`: the closer look, log P(clue | word), asked lazily about the words a search needs; `probe` adds a
+  correction read from the model's hidden states; `letters` scores how word-like a word outside the dictionary is.
 - `propagation`: arc consistency and belief propagation over the grid's crossings (numpy, no model).
 - `search`: the evaluator a search uses: thoughts in belief order, values that bound grids.
 - `task`: `MiniCrossword`, the task (actions, goals, answers graded against gold after a search), `metrics`.

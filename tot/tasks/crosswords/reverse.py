@@ -20,7 +20,9 @@ A word not asked yet gets its clue's `quantile` of the reverse scores asked so f
 lacks (a free clue's, see `board.Board.free`) is asked like any other once a grid spells it, and scores as
 the forward scores' `unlisted` word plus its reverse score. `CheckedScorer` adds
 `weight` times the reverse score (or that default) to the forward score: the objective a search maximises
-(`tot.strategies.refine` searches again until the grid it returns holds no word not yet asked). The
+(`tot.strategies.refine` searches again until the grid it returns holds no word not yet asked). With a
+`probe`, each asked word's reverse score gains `probe_weight` x the probe's correction (`probe.Probe`, read
+in one more model call). The
 defaults (weight 1, top 20, quantile 0.5) were chosen on the training puzzles alone (benchmarks/RESULTS.md).
 """
 
