@@ -43,7 +43,7 @@ class Probe:
     bias: float
 
     def scores(self, model: Model, prefix: str, texts: Sequence[str]) -> list[float]:
-        """The probe's logit of each text read after `prefix`, in one model call."""
+        """The probe's score of each text read after `prefix`, in one model call."""
         if not texts:
             return []
         features = np.asarray(embed(model, prefix, texts, layers=(self.layer,), pooling="mean"), dtype=np.float64)

@@ -72,7 +72,7 @@ class CheckedScorer:
         self.probe = probe if probe_weight > 0 else None
         self.probe_weight = probe_weight
         self.probe_off = ""  # why the probe was turned off (a backend without one layer's hidden states)
-        self.asked: dict[str, dict[int, float]] = {}  # clue -> word index -> log P(clue | word)
+        self.asked: dict[str, dict[int, float]] = {}  # clue -> word index -> log P(clue | word) (+ the probe's part)
         self.unlisted_asked: dict[tuple[str, str], float] = {}  # (clue, word not in the dictionary) -> the same
         self._scores: dict[str, Array] = {}  # clue -> the objective's scores, until a new word is asked
         self._pace: float | None = None  # seconds a word took in the last call
@@ -134,7 +134,7 @@ class CheckedScorer:
                 self._scores.pop(clue, None)
 
     def _probe(self, pairs: Sequence[str]) -> list[float]:
-        """The probe's logit of each (word, clue) pair, in one model call; zeros without a probe. A backend that
+        """The probe's correction of each (word, clue) pair, in one model call; zeros without a probe. A backend that
         cannot give the probe's hidden states turns it off for good (`probe_off` says why) before any is used."""
         if self.probe is None:
             return [0.0] * len(pairs)
