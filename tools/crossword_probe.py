@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from crossword_ranker import cached_scores, empty_scores  # tools/ is on the path when a tool runs
 from tot.models.llama import load
 from tot.tasks.crosswords import TRAINING_PUZZLES, gold, load_clues
 from tot.tasks.crosswords.board import CELLS
@@ -40,8 +41,7 @@ def forward_scores(cache: Path, lexicon: Lexicon, puzzle: int) -> Any:
     """The re-ranker's log P(word | clue) of every dictionary word, per clue of `puzzle`: a (10, V) array."""
     ranker = default_ranker()
     prompts = prompts_used(ranker.names)
-    empty = {n: np.load(cache / f"null_{n}.npy").astype(float) for n in prompts}
-    scores = {n: np.load(cache / n / f"{puzzle}.npy").astype(float) for n in prompts}
+    empty, scores = empty_scores(cache, prompts), cached_scores(cache, puzzle, prompts)
     clues = load_clues(str(puzzle))
     return np.stack([ranker.log_probs(features(ranker.names, lexicon, clues[s], {n: a[s] for n, a in scores.items()}, empty))
                      for s in range(10)])

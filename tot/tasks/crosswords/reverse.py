@@ -89,9 +89,7 @@ class CheckedScorer:
         calls of `CHUNK`, every clue's first words first, and it stops before a call that would not end in
         time; None when that left every new word unasked."""
         fresh: list[tuple[str, int | None, str]] = []
-        given: dict[tuple[str, str], int] = {}  # each word's place in its clue's list
         for clue, ws in words.items():
-            given.update(((clue, w), i) for i, w in reversed(list(enumerate(ws))))
             bad = [w for w in ws if not (len(w) == 5 and w.isascii() and w.isalpha() and w.isupper())]
             if bad:
                 raise InputError(f"not five upper-case letters: {', '.join(bad)}")
@@ -104,7 +102,7 @@ class CheckedScorer:
             return False
         size = len(fresh)
         if seconds is not None and self._pace is not None and self._pace * size > seconds:  # short of time
-            fresh.sort(key=lambda f: given[(f[0], f[2])])  # every clue's first words first: a grid's own, in a look
+            fresh.sort(key=lambda f: list(words[f[0]]).index(f[2]))  # every clue's first words first: a grid's own
             size = CHUNK
         started = time.perf_counter()
         for start in range(0, len(fresh), size):

@@ -247,10 +247,9 @@ class MiniCrossword:
             scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"])
             if o["reverse"] > 0:
                 probe = default_probe() if o["probe"] > 0 else None
-                fits = probe is not None and probe.model == model.name
+                fits = probe is not None and probe.model == model.name  # fitted on this model's hidden states
                 scorer = CheckedScorer(scorer, model, weight=o["reverse"], top=o["reverse_top"],
-                                       quantile=o["reverse_quantile"], probe=probe if fits else None,
-                                       probe_weight=o["probe"] if fits else 0.0)
+                                       quantile=o["reverse_quantile"], probe=probe, probe_weight=o["probe"] if fits else 0.0)
         self._scorer = scorer
         return make_evaluator(self, scorer, generator=generator, valuer=valuer, width=o["width"], scale=o["scale"],
                               temperature=o["temperature"], free=o["free"])
