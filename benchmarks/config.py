@@ -65,6 +65,7 @@ class RunConfig:
     options: tuple[tuple[str, Scalar], ...] = ()
     value: str = ""  # the value file's path, for the learned and mixed valuers
     value_checksum: str = ""  # what tells value files apart (in the stored configuration)
+    task_options: tuple[tuple[str, Scalar], ...] = ()  # given to the task's constructor (`--task-set`)
 
     @property
     def needs_model(self) -> bool:
@@ -86,6 +87,7 @@ class RunConfig:
             "budget": {kind: limit for kind, limit in budget.items() if limit is not None},
             "options": dict(self.options),
             **({"value": self.value_checksum} if self.value_checksum else {}),
+            **({"task_options": dict(self.task_options)} if self.task_options else {}),
         }
 
 
@@ -99,6 +101,7 @@ class Grid:
     generators: tuple[str, ...] | None = None
     budgets: tuple[tuple[str, tuple[float | None, ...]], ...] = ()
     options: tuple[tuple[str, tuple[Scalar, ...]], ...] = ()
+    task_options: tuple[tuple[str, tuple[Scalar, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -262,14 +265,17 @@ def expand(grid: Grid, default_preset: str = "fast") -> list[RunConfig]:
     configs: dict[str, RunConfig] = {}
     option_names = [name for name, _ in grid.options]
     option_values = list(itertools.product(*(values for _, values in grid.options)))
+    task_option_names = [name for name, _ in grid.task_options]
+    task_option_values = list(itertools.product(*(values for _, values in grid.task_options)))
     baselines = {name for name in strategy_names if is_baseline(name)}
-    for preset, strategy, evaluator, generator, budget, values in itertools.product(
+    for preset, strategy, evaluator, generator, budget, values, task_values in itertools.product(
         presets,
         grid.strategies or (None,),
         grid.evaluators,
         grid.generators or (None,),
         _budgets(grid),
         option_values,
+        task_option_values,
     ):
         strategy = strategy or PRESETS[preset].strategy
         if strategy in baselines:  # no evaluator: one run per budget and option setting
@@ -280,7 +286,8 @@ def expand(grid: Grid, default_preset: str = "fast") -> list[RunConfig]:
         options = dict(PRESETS[preset].options) if strategy == PRESETS[preset].strategy else {}
         options.update(zip(option_names, values))
         options = {k: v for k, v in options.items() if names is None or k in names}
-        config = RunConfig(preset, strategy, evaluator, gen, valuer, budget, tuple(sorted(options.items())))
+        config = RunConfig(preset, strategy, evaluator, gen, valuer, budget, tuple(sorted(options.items())),
+                           task_options=tuple(sorted(zip(task_option_names, task_values))))
         configs.setdefault(config.same_search(), config)
     return list(configs.values())
 
@@ -297,12 +304,13 @@ def _grid(values: Mapping[str, Any], defaults: Grid) -> Grid:
         items = split_list(values.get(f"budget-{kind}"))
         if items:
             budgets[kind] = tuple(_limit(kind, item) for item in items)
-    options = dict(defaults.options)
-    for name, raw in (values.get("options") or {}).items():
-        items = [raw] if raw is None or isinstance(raw, bool) else split_list(raw)
-        if not items:
-            raise InputError(f"option {name!r} has no value")
-        options[name] = tuple(parse_scalar(item) for item in items)
+    options, task_options = dict(defaults.options), dict(defaults.task_options)
+    for table, into in (("options", options), ("task-options", task_options)):
+        for name, raw in (values.get(table) or {}).items():
+            items = [raw] if raw is None or isinstance(raw, bool) else split_list(raw)
+            if not items:
+                raise InputError(f"option {name!r} has no value")
+            into[name] = tuple(parse_scalar(item) for item in items)
     return Grid(
         presets=axis("preset") or defaults.presets,
         strategies=axis("strategy") or defaults.strategies,
@@ -310,6 +318,7 @@ def _grid(values: Mapping[str, Any], defaults: Grid) -> Grid:
         generators=axis("generator") or defaults.generators,
         budgets=tuple(budgets.items()),
         options=tuple(options.items()),
+        task_options=tuple(task_options.items()),
     )
 
 
@@ -351,7 +360,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
 
 def _normalise(data: Mapping[str, Any], *, where: str) -> dict[str, Any]:
     """Keys with '-' for '_', budgets and runs unpacked, unknown keys refused."""
-    known = {*AXES, *SETTINGS, "options", "budget", "run"}
+    known = {*AXES, *SETTINGS, "options", "task-options", "budget", "run"}
     out: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = raw_key.replace("_", "-")
@@ -365,16 +374,16 @@ def _normalise(data: Mapping[str, Any], *, where: str) -> dict[str, Any]:
                 if kind not in BUDGET_KINDS:
                     raise InputError(f"{where}: unknown budget {kind!r}; choose from {', '.join(BUDGET_KINDS)}")
                 out[f"budget-{kind}"] = limits
-        elif key == "options":
+        elif key in ("options", "task-options"):
             if not isinstance(value, dict):
-                raise InputError(f"{where}: [options] must be a table of strategy options")
-            out["options"] = dict(value)
+                raise InputError(f"{where}: [{raw_key}] must be a table of {key.replace('-', ' ')}")
+            out[key] = dict(value)
         elif key == "run":
             if not isinstance(value, list) or not all(isinstance(run, dict) for run in value):
                 raise InputError(f"{where}: [[run]] must be a list of tables")
             runs = [_normalise(run, where=f"{where} [[run]] {n + 1}") for n, run in enumerate(value)]
             for run in runs:
-                stray = set(run) - {*AXES, "options"}
+                stray = set(run) - {*AXES, "options", "task-options"}
                 if stray:
                     raise InputError(f"{where}: [[run]] tables take grid axes only, not {', '.join(sorted(stray))}")
             out["run"] = runs
@@ -387,14 +396,15 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
     """The run described by a config file (optional) with command-line `flags` taking precedence.
 
     `flags` holds only the options the user gave, under the names of `AXES` and
-    `SETTINGS`, plus `options` (strategy options, name -> values).
+    `SETTINGS`, plus `options` (strategy options, name -> values) and `task-options` (the task's, likewise).
     """
     values = load_file(config_file) if config_file is not None else {}
     runs = values.pop("run", [])
     given = {key: value for key, value in flags.items() if value not in (None, [], (), {})}
-    own_runs = not runs and not any(key in given or key in values for key in (*AXES, "options"))
-    if "options" in given:
-        values["options"] = {**(values.get("options") or {}), **given.pop("options")}
+    own_runs = not runs and not any(key in given or key in values for key in (*AXES, "options", "task-options"))
+    for table in ("options", "task-options"):
+        if table in given:
+            values[table] = {**(values.get(table) or {}), **given.pop(table)}
     values.update(given)
     name = values.get("task")
     if not name:
@@ -423,6 +433,8 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
                     raise InputError(f"evaluator {config.valuer} needs a value file: --value FILE (made by `tot learn`)")
                 config = replace(config, value=value, value_checksum=checksum)
             configs.setdefault(config.same_search(), config)
+    for options in {config.task_options for config in configs.values() if config.task_options}:
+        tasks.get(name, **dict(options))  # a task option it does not take, or a bad value, fails before anything runs
     servers = tuple(str(url) for url in split_list(values.get("server")))
     workers = _positive_int(values.get("workers", max(1, len(servers))), "workers")  # default: one per server
     threads = values.get("threads")
@@ -471,7 +483,7 @@ def _positive_int(value: Any, name: str) -> int:
 
 
 def describe(config: Mapping[str, Any]) -> dict[str, str]:
-    """Short table cells for a stored configuration: protocol, strategy, evaluator, budget."""
+    """Short table cells for a stored configuration: protocol (with any task options), strategy, evaluator, budget."""
     options = config.get("options") or {}
     strategy = " ".join([config.get("strategy", "?"), *(f"{k}={_show(v)}" for k, v in sorted(options.items()))])
     evaluator = config.get("evaluator", "?")
@@ -479,8 +491,10 @@ def describe(config: Mapping[str, Any]) -> dict[str, str]:
     evaluator = "-" if baseline else f"{evaluator} ({config.get('generator')}+{config.get('valuer')})"
     budget = config.get("budget") or {}
     limits = ", ".join(f"{kind}≤{_show(limit)}" for kind, limit in budget.items()) or "unlimited"
+    task_options = " ".join(f"{k}={_show(v)}" for k, v in sorted((config.get("task_options") or {}).items()))
+    protocol = "-" if baseline else str(config.get("preset", "?"))
     return {
-        "protocol": "-" if baseline else str(config.get("preset", "?")),
+        "protocol": f"{protocol} {task_options}".strip(),
         "strategy": strategy,
         "evaluator": evaluator,
         "budget": limits,

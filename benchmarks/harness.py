@@ -362,12 +362,12 @@ def complete(job: Job, model: Model | None, spec: ModelSpec) -> Record:
     }
 
 
-@functools.lru_cache(maxsize=4)
-def task_object(name: str) -> Any:
-    """One task instance per process and name (some tasks load word lists)."""
+@functools.lru_cache(maxsize=8)
+def task_object(name: str, options: tuple[tuple[str, Any], ...] = ()) -> Any:
+    """One task instance per process, name and task options (some tasks load word lists)."""
     from tot import tasks
 
-    return tasks.get(name)
+    return tasks.get(name, **dict(options))
 
 
 def run_search(job: Job, model: Model | None) -> Record:
@@ -375,7 +375,7 @@ def run_search(job: Job, model: Model | None) -> Record:
     from tot import api
 
     config: RunConfig = job.config
-    task = task_object(job.task)
+    task = task_object(job.task, config.task_options)
     result = api.solve(
         task,
         job.puzzle.text,

@@ -62,13 +62,14 @@ def check_options(name: str, options: dict[str, Any]) -> None:
             raise InputError(f"strategy {name} has no option {option!r}; its options: {', '.join(known)}")
 
 
-def parse_options(assignments: list[str]) -> dict[str, Any]:
-    """Strategy options from `KEY=VALUE` texts; values read as int, float, true/false, none, else text."""
+def parse_options(assignments: list[str], kind: str = "strategy options") -> dict[str, Any]:
+    """Options (of a strategy, or `kind`) from `KEY=VALUE` texts; values read as int, float, true/false, none, else
+    text."""
     options: dict[str, Any] = {}
     for assignment in assignments:
         name, sep, text = assignment.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"strategy options take KEY=VALUE, got {assignment!r}")
+            raise InputError(f"{kind} take KEY=VALUE, got {assignment!r}")
         options[name.strip().replace("-", "_")] = _scalar(text.strip())
     return options
 

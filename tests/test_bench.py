@@ -271,6 +271,8 @@ def test_task_metrics_decide_success_when_the_task_has_a_game_metric(tmp_path: P
         (["--budget-calls", "ten"], "must be a number"),
         (["--set", "breadth"], "KEY=VALUE"),
         (["--set", "colour=red"], "takes the option 'colour'"),
+        (["--task-set", "colour=red"], "task 'game24' has no option colour"),
+        (["--task-set", "colour"], "task options take KEY=VALUE"),
         (["--puzzle", "1 2 3"], "exactly 4 numbers"),
         (["--puzzle", "1 2 3 4", "--rows", "1:2"], "either --rows or --puzzle"),
         (["--workers", "0"], "workers must be positive"),

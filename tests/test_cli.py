@@ -33,6 +33,10 @@ def test_check_json() -> None:
         ["solve", "game24", "4", "9", "10", "13", "--strategy", "nope", "--generator", "all", "--evaluator", "oracle"],
         ["solve", "game24", "4", "9", "10", "13", "--model", "/nonexistent/model.gguf"],
         ["check", "game24", "4 9 10", "1+2"],
+        ["solve", "crossword", "0", "--task-set", "recall=lots", "--generator", "all", "--evaluator", "uniform"],
+        ["solve", "crossword", "0", "--task-set", "recall=1", "--generator", "all", "--evaluator", "uniform"],
+        ["solve", "crossword", "0", "--task-set", "colour=red", "--generator", "all", "--evaluator", "uniform"],
+        ["solve", "examples/tasks/make24.toml", "4 9 10 13", "--task-set", "depth=2"],
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str]) -> None:

@@ -98,9 +98,11 @@ def test_a_numbered_puzzle_is_verified_only_by_its_gold_grid() -> None:
     wrong = task.check(start, "AWARD MOTOR AMOBI SALLE SNEER")  # every row and column a dictionary word
     assert task.is_goal(Board(start.clues, cw.parse_grid(wrong.text)))
     assert not wrong.verified and "not the gold grid" in wrong.detail and "consistent" in wrong.detail
-    # Puzzle 89's gold v5 (NERTS) is not in the dictionary: its gold grid is still right.
-    assert "NERTS" not in task.words
-    gold89 = task.check(task.initial("89"), "PENAN UNODE LUTER ERUPT RESTS")
+    # Puzzle 89's gold v5 (NERTS) is not in the dictionary (but for the memory of a training puzzle's answer): its
+    # gold grid is still right.
+    plain = MiniCrossword(recall=0)
+    assert "NERTS" not in plain.words and "NERTS" in task.words
+    gold89 = plain.check(plain.initial("89"), "PENAN UNODE LUTER ERUPT RESTS")
     assert gold89.verified and gold89.detail == "the gold grid"
 
 
@@ -518,7 +520,7 @@ def test_the_metrics_say_whether_the_objective_ranks_the_gold_grid_above_the_gri
         return ScriptedModel(score=lambda prompt, text: -1.0 if text.strip().upper() in words else -9.0)
 
     for favoured, verdict in ((set(gold0), "gold_wins"), (set(wrong) | {"WOMAN", "ATOLE", "ROBLE", "DRIER"}, "found_wins")):
-        task = MiniCrossword(ranker=PLAIN)
+        task = MiniCrossword(ranker=PLAIN, recall=0)  # the scripted scores alone
         evaluator = task.model_evaluator(favouring(favoured))
         for clue in cw.load_clues("0"):
             evaluator.generator.grid.scorer(clue)  # type: ignore[attr-defined]

@@ -69,9 +69,15 @@ def crossword_view(board: Board, truth: str | None, metrics: dict[str, float], t
     if truth is not None:
         panels.append(Panel(grid(truth), title="gold", expand=False))
     clues = Table(show_header=False, box=None, padding=(0, 1))
+    memory = task.memory if task is not None else None
+    recalled = [memory.recall(clue) if memory is not None else {} for clue in board.clues]
     for slot, clue in enumerate(board.clues):
         pattern = board.pattern(slot)
-        clues.add_row(SLOTS[slot], pattern.replace(BLANK, "·"), Text(clue, style="dim"))
+        row: list[str | Text] = [SLOTS[slot], pattern.replace(BLANK, "·"), Text(clue, style="dim")]
+        if recalled[slot]:
+            said = "remembered" if pattern in recalled[slot] else f"remembered: {', '.join(recalled[slot])}"
+            row.append(Text(said, style="cyan"))
+        clues.add_row(*row)
     parts: list[RenderableType] = [Columns(panels)]
     if task is not None:
         parts.append(status(task, board))
@@ -86,6 +92,10 @@ def crossword_view(board: Board, truth: str | None, metrics: dict[str, float], t
     if len(found) > 1:
         parts.append(Text(f"anytime: {len(found)} ever better grids found; the best at {found[-1].seconds:.1f} s, "
                           f"after {found[-1].nodes_expanded} boards expanded", style="dim"))
+    remembered = sum(bool(r) for r in recalled)
+    if remembered:
+        parts.append(Text(f"clue memory: {remembered} of {len(board.clues)} clues were answered in solved puzzles (the "
+                          f"60 training puzzles'); their answers come first (--task-set recall=0: no memory)", style="dim"))
     line = scored(task, result) if task is not None and result is not None else None
     if line is not None:
         parts.append(line)

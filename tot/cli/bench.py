@@ -35,6 +35,10 @@ def bench(
     set_options: Annotated[
         Optional[list[str]], typer.Option("--set", help="Strategy option values, e.g. --set breadth=1,5 (repeatable).")
     ] = None,
+    task_set: Annotated[
+        Optional[list[str]], typer.Option("--task-set", help="Task option values, given to the task's constructor, e.g. "
+                                          "crossword: --task-set recall=0,0.5 (without and with the clue memory).")
+    ] = None,
     rows: Annotated[Optional[str], typer.Option(help="Rows of the task's puzzle file, START:STOP[:STEP], stop exclusive. "
                                                 "Default: game24 900:1000 (the paper's test set), crossword 0,5,...,95.")] = None,
     puzzle: Annotated[Optional[list[str]], typer.Option(help="A puzzle (repeatable), instead of --rows.")] = None,
@@ -72,6 +76,7 @@ def bench(
             "threads": threads, "seed": seed, "workers": workers, "server": server, "chat": chat, "value": value,
             "judge-model": judge_model, "judge-server": judge_server,
             "options": strategies.parse_options(set_options or []),  # values may be lists: breadth=1,5
+            "task-options": strategies.parse_options(task_set or [], "task options"),
         }
         spec = bench_config.build(flags, config)
     except TotError as error:

@@ -87,6 +87,11 @@ def solve(
         Optional[list[str]],
         typer.Option("--set", help="Any strategy option, KEY=VALUE (repeatable), e.g. --set max_steps=100 --set rollouts=4."),
     ] = None,
+    task_options: Annotated[
+        Optional[list[str]],
+        typer.Option("--task-set", help="A task option, KEY=VALUE (repeatable), given to the task's constructor, e.g. "
+                     "crossword: --task-set recall=0 (no clue memory), --task-set probe=0 (no hidden-state probe)."),
+    ] = None,
     max_calls: Annotated[Optional[int], typer.Option(help="Budget: model calls.")] = api.DEFAULT_BUDGET.max_calls,
     max_tokens: Annotated[Optional[int], typer.Option(help="Budget: evaluated + generated tokens.")] = None,
     max_seconds: Annotated[Optional[float], typer.Option(help="Budget: wall seconds.")] = None,
@@ -124,7 +129,7 @@ def solve(
         options.update(strategies.parse_options(set_options or []))
         loaded = None
         text = _puzzle(puzzle)
-        task_obj = tasks.get(task)
+        task_obj = tasks.get(task, **strategies.parse_options(task_options or [], "task options"))
         tasks.start(task_obj, text)  # a malformed puzzle fails before the model loads
         learned = None
         if value is not None:

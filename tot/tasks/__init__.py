@@ -51,12 +51,15 @@ def _load(spec: str) -> Any:
         raise InputError(f"module {module_name!r} has no {attr!r}") from error
 
 
-def get(name: str) -> Any:
-    """A task instance for `name`: a built-in name (or alias), an entry-point name, or `module:Class`."""
+def get(name: str, **options: Any) -> Any:
+    """A task instance for `name`: a built-in name (or alias), an entry-point name, or `module:Class`; `options` go
+    to its constructor as keywords (e.g. `get("crossword", recall=0)`)."""
     name = ALIASES.get(name, name)
     if name.lower().endswith(".toml"):
         from tot.tasks.prompted import load_task
 
+        if options:
+            raise InputError(f"a task written as prompts ({name}) takes no task options, got {', '.join(options)}")
         task = load_task(name)
         validate(task, name)
         return task
@@ -71,12 +74,37 @@ def get(name: str) -> Any:
                 break
         else:
             raise InputError(f"unknown task {name!r}; choose from {', '.join(names())} or give module:Class")
+    if options:
+        _check_options(name, factory, options)
     try:
-        task = factory() if isinstance(factory, type) or callable(factory) else factory
+        task = factory(**options) if isinstance(factory, type) or callable(factory) else factory
+    except TotError:
+        raise
     except Exception as error:
         raise InputError(f"task {name!r} could not be created: {type(error).__name__}: {error}") from error
     validate(task, name)
     return task
+
+
+def option_names(factory: Any) -> list[str] | None:
+    """The keyword options a task's constructor takes (None: any, or it cannot tell)."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return [p.name for p in parameters if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+
+
+def _check_options(name: str, factory: Any, options: dict[str, Any]) -> None:
+    if not callable(factory):
+        raise InputError(f"task {name!r} is an instance: it takes no task options, got {', '.join(options)}")
+    known = option_names(factory)
+    unknown = [key for key in options if known is not None and key not in known]
+    if unknown:
+        takes = f"it takes {', '.join(known)}" if known else "it takes none"
+        raise InputError(f"task {name!r} has no option {', '.join(unknown)}; {takes}")
 
 
 def validate(task: Any, name: str | None = None) -> None:

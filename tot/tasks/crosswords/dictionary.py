@@ -75,3 +75,10 @@ def word_frequencies() -> dict[str, float]:
 def dictionary() -> WordList:
     """The crossword dictionary: `english_words()` (Webster's 2nd, GCIDE) and wordfreq's five-letter words."""
     return WordList(english_words().words | word_frequencies().keys())
+
+
+@lru_cache(maxsize=4)
+def dictionary_with(extra: frozenset[str]) -> WordList:
+    """`dictionary()` and the five-letter words `extra` (e.g. the answers a clue memory holds)."""
+    base = dictionary()
+    return base if extra <= base.words else WordList(base.words | extra)

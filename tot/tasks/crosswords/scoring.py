@@ -32,6 +32,7 @@ from tot.errors import InputError
 from tot.models import Model, score_many
 from tot.tasks.crosswords.dictionary import english_words, word_frequencies
 from tot.tasks.crosswords.letters import LetterModel
+from tot.tasks.crosswords.memory import ClueMemory
 from tot.tasks.crosswords.propagation import Array, Lexicon
 
 ANSWER_PROMPT = """Crossword answers: each clue is answered by one five-letter English word.
@@ -265,12 +266,18 @@ class ClueScorer:
     """log P(word | clue) for every dictionary word: the model's scores through the re-ranker, cached per clue.
 
     Model calls: one `score_many` per clue and prompt the ranker reads (`prompts`), and, when it weighs
-    what a clue adds (`*_gain` features), one per prompt with no clue (once).
+    what a clue adds (`*_gain` features), one per prompt with no clue (once). With a `memory` and `recall` > 0,
+    a clue the memory holds mixes in its remembered answers (`remembered`).
     `expand` is `score_many`'s (how many first tokens are decoded again for their second).
     """
 
-    def __init__(self, model: Model, lexicon: Lexicon, *, ranker: Ranker | None = None, expand: int = 62) -> None:
+    def __init__(self, model: Model, lexicon: Lexicon, *, ranker: Ranker | None = None, expand: int = 62,
+                 memory: ClueMemory | None = None, recall: float = 0.0) -> None:
+        if not 0.0 <= recall < 1.0:
+            raise InputError(f"recall must be in [0, 1), got {recall}")
         self.model, self.lexicon, self.expand = model, lexicon, expand
+        self.memory: ClueMemory | None = memory if recall > 0 else None
+        self.recall = recall if memory is not None else 0.0
         self.ranker = ranker or default_ranker()
         self.continuations = [" " + w.lower() for w in lexicon.vocab]  # what the model scores after a prompt
         self._empty: dict[str, Array] = {}
@@ -332,5 +339,17 @@ class ClueScorer:
             empty = self.empty() if self.uses_empty else {}
             scores = {name: self.model_scores(name, clue) for name in self.prompts}
             matrix = features(self.ranker.names, self.lexicon, clue, scores, empty)
-            found = self._scores[clue] = self.ranker.log_probs(matrix)
+            found = self._scores[clue] = self.remembered(clue, self.ranker.log_probs(matrix))
         return found
+
+    def remembered(self, clue: str, log_probs: Array) -> Array:
+        """`log_probs` (over the dictionary) mixed with the memory's answers to `clue` (`memory.ClueMemory`):
+        log((1 - recall) P + recall x each remembered answer's share). Unchanged for a clue the memory lacks."""
+        shares = self.memory.recall(clue) if self.memory is not None else {}
+        places = {i: share for word, share in shares.items() if (i := self.lexicon.position(word)) is not None}
+        if not places:
+            return log_probs
+        mixed = log_probs + math.log1p(-self.recall)
+        for i, share in places.items():
+            mixed[i] = np.logaddexp(mixed[i], math.log(self.recall * share))
+        return mixed

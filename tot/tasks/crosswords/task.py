@@ -15,8 +15,9 @@ from typing import Any
 from tot.core import Answer
 from tot.errors import InputError
 from tot.models import Model
-from tot.tasks.crosswords.board import BLANK, SIZE, SLOTS, Board, Fill, parse_grid
-from tot.tasks.crosswords.dictionary import WordList, dictionary
+from tot.tasks.crosswords.board import BLANK, SIZE, SLOTS, Board, Fill, fits, parse_grid
+from tot.tasks.crosswords.dictionary import WordList, dictionary, dictionary_with
+from tot.tasks.crosswords.memory import RECALL, ClueMemory, default_memory
 from tot.tasks.crosswords.probe import PROBE_WEIGHT
 from tot.tasks.crosswords.puzzles import empty, gold, grade, load_clues, puzzle_index
 
@@ -40,8 +41,10 @@ class MiniCrossword:
         reverse_quantile: float = 0.5,
         probe: float = PROBE_WEIGHT,
         free: int = 0,
+        memory: ClueMemory | None = None,
+        recall: float = RECALL,
     ) -> None:
-        """`words`: the dictionary (default `dictionary()`). The rest configure `model_evaluator`: `width`
+        """`words`: the dictionary (default `dictionary()` and the memory's answers). The rest configure `model_evaluator`: `width`
         fills offered per board, `scale` how a board's value falls with its bound (see
         `tot.tasks.crosswords.search.GridBound`), `temperature` what belief propagation divides clue
         scores by, `ranker` the clue re-ranker (a `scoring.Ranker`; default the shipped weights), `reverse` the
@@ -51,27 +54,54 @@ class MiniCrossword:
         and gives hidden states; 0: off), `free` how
         many of the first grid's least likely clues are each left free to their crossings in a search of their own,
         for answers the dictionary lacks (see `search.GradingEvaluator.variants`; 0, the default: none; 2 gained
-        on the training puzzles, not on the evaluation sets: benchmarks/RESULTS.md)."""
+        on the training puzzles, not on the evaluation sets: benchmarks/RESULTS.md). `memory`: the answers of
+        solved puzzles (a `memory.ClueMemory`; default the 60 training puzzles'), offered first for a clue it holds
+        and mixed into the clue scores with weight `recall` (0: no memory at all)."""
+        numbers = {"width": width, "scale": scale, "temperature": temperature, "reverse": reverse,
+                   "reverse_top": reverse_top, "reverse_quantile": reverse_quantile, "probe": probe, "free": free,
+                   "recall": recall}
+        for key, value in numbers.items():  # options may come from the command line (`--task-set`) as any scalar
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"crossword option {key} must be a number, got {value!r}")
+        if words is not None and not isinstance(words, WordList):
+            raise InputError(f"crossword option words must be a WordList, got {type(words).__name__}")
+        if memory is not None and not isinstance(memory, ClueMemory):
+            raise InputError(f"crossword option memory must be a ClueMemory, got {type(memory).__name__}")
         if width <= 0:
             raise InputError(f"width must be positive, got {width}")
         if probe < 0:
             raise InputError(f"probe must be >= 0, got {probe}")
         if free < 0:
             raise InputError(f"free must be >= 0, got {free}")
+        if not 0.0 <= recall < 1.0:
+            raise InputError(f"recall must be in [0, 1), got {recall}")
         self._words = words
+        self._memory = memory
+        self._recalled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._lexicon: Any = None
         self._scorer: Any = None  # the clue scores of the last evaluator made (for the diagnostic in `metrics`)
         self._show: Callable[[Any], None] | None = None
         self.options: dict[str, Any] = {"width": width, "scale": scale, "temperature": temperature, "ranker": ranker,
                                         "reverse": reverse, "reverse_top": reverse_top,
-                                        "reverse_quantile": reverse_quantile, "probe": probe, "free": free}
+                                        "reverse_quantile": reverse_quantile, "probe": probe, "free": free,
+                                        "recall": recall}
 
     @property
     def words(self) -> WordList:
-        """The dictionary (loaded on first use)."""
+        """The dictionary (loaded on first use), with the memory's answers (`memory`)."""
         if self._words is None:
-            self._words = dictionary()
+            memory = self.memory
+            self._words = dictionary() if memory is None else dictionary_with(memory.words())
         return self._words
+
+    @property
+    def memory(self) -> ClueMemory | None:
+        """The clue memory in use (loaded on first use); None when `recall` is 0."""
+        if self.options["recall"] <= 0:
+            return None
+        if self._memory is None:
+            self._memory = default_memory()
+        return self._memory
 
     @property
     def lexicon(self) -> Any:
@@ -95,8 +125,20 @@ class MiniCrossword:
             self._show(board)
 
     def candidates(self, board: Board, slot: int) -> tuple[str, ...]:
-        """The dictionary words that fit clue `slot` on `board`."""
-        return self.words.matches(board.pattern(slot))
+        """The dictionary words that fit clue `slot` on `board`: the memory's answers to its clue first (most
+        often given first), then the others in alphabetical order."""
+        fitting = self.words.matches(board.pattern(slot))
+        memory = self.memory
+        if memory is None:
+            return fitting
+        key = (board.clues[slot], board.pattern(slot))
+        found = self._recalled.get(key)
+        if found is None:
+            first = [w for w in memory.recall(board.clues[slot]) if fits(w, board.pattern(slot)) and w in self.words]
+            found = tuple(first) + tuple(w for w in fitting if w not in first) if first else fitting
+            if len(self._recalled) < 20_000:
+                self._recalled[key] = found
+        return found
 
     def actions(self, board: Board) -> list[Fill]:
         """The dictionary fills of the most constrained open clue (fewest fitting words; ties: first clue).
@@ -244,12 +286,13 @@ class MiniCrossword:
         o = self.options
         scorer: Any = None
         if needs_model and model is not None:
-            scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"])
+            scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"], memory=self.memory, recall=o["recall"])
             if o["reverse"] > 0:
                 probe = default_probe() if o["probe"] > 0 else None
-                fits = probe is not None and probe.model == model.name  # fitted on this model's hidden states
+                fitted = probe is not None and probe.model == model.name  # fitted on this model's hidden states
                 scorer = CheckedScorer(scorer, model, weight=o["reverse"], top=o["reverse_top"],
-                                       quantile=o["reverse_quantile"], probe=probe, probe_weight=o["probe"] if fits else 0.0)
+                                       quantile=o["reverse_quantile"], probe=probe,
+                                       probe_weight=o["probe"] if fitted else 0.0)
         self._scorer = scorer
         return make_evaluator(self, scorer, generator=generator, valuer=valuer, width=o["width"], scale=o["scale"],
                               temperature=o["temperature"], free=o["free"])
