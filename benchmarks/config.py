@@ -401,7 +401,7 @@ def build(flags: Mapping[str, Any], config_file: str | Path | None = None) -> Be
     values = load_file(config_file) if config_file is not None else {}
     runs = values.pop("run", [])
     given = {key: value for key, value in flags.items() if value not in (None, [], (), {})}
-    own_runs = not runs and not any(key in given or key in values for key in (*AXES, "options", "task-options"))
+    own_runs = not runs and not any(key in given or key in values for key in (*AXES, "options"))  # task options apply
     for table in ("options", "task-options"):
         if table in given:
             values[table] = {**(values.get(table) or {}), **given.pop(table)}

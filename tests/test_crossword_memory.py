@@ -101,3 +101,18 @@ def test_a_bench_compares_task_options_side_by_side_and_labels_them(tmp_path: Pa
     assert set(by_recall) == {0, 0.5}
     assert by_recall[0.5]["metrics"]["letters"] > by_recall[0]["metrics"]["letters"]  # puzzle 1 is remembered
     assert "crossword recall=0.5" in result.output and "crossword recall=0 " in result.output
+
+
+def test_the_grid_view_says_which_clues_were_remembered_and_how_to_turn_the_memory_off() -> None:
+    from rich.console import Console
+
+    from tot.render_crossword import report_view
+
+    for task, shown in ((MiniCrossword(), True), (MiniCrossword(recall=0), False)):
+        result = tot.solve(task, "0", generator="all", valuer="uniform", budget=tot.Budget(max_nodes=50))
+        console = Console(width=200, record=True)
+        console.print(report_view(task, "0", result))
+        text = console.export_text()
+        remembered = sum(bool(default_memory().recall(clue)) for clue in load_clues("0"))
+        assert (f"clue memory: {remembered} of 10 clues" in text) == shown and ("remembered" in text) == shown
+        assert shown == (remembered > 0 and "--task-set recall=0" in text)

@@ -76,6 +76,13 @@ def test_the_probe_is_used_only_on_the_model_it_was_fitted_on() -> None:
     task = MiniCrossword(WORDS, ranker=PLAIN)
     task.model_evaluator(Hidden())  # a scripted model is not the default model
     assert task._scorer.probe is None and task._scorer.probe_weight == 0.0
+    assert task.probe_off() == f"the probe was fitted on {default_model_path().name}, not on scripted"
+    assert task.report("clue 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10", None)["probe_off"] == task.probe_off()
+    task.forget_evaluator()
+    assert task.probe_off() == "" and "probe_off" not in task.report("0", None)
+    off = MiniCrossword(WORDS, ranker=PLAIN, probe=0)
+    off.model_evaluator(Hidden())
+    assert off.probe_off() == ""  # not asked for
     shipped = default_probe()
     assert shipped.model == default_model_path().name and shipped.layer == 9 and len(shipped.weights) == 640
     assert task.options["probe"] == PROBE_WEIGHT > 0

@@ -94,8 +94,10 @@ def crossword_view(board: Board, truth: str | None, metrics: dict[str, float], t
                           f"after {found[-1].nodes_expanded} boards expanded", style="dim"))
     remembered = sum(bool(r) for r in recalled)
     if remembered:
-        parts.append(Text(f"clue memory: {remembered} of {len(board.clues)} clues were answered in solved puzzles (the "
-                          f"60 training puzzles'); their answers come first (--task-set recall=0: no memory)", style="dim"))
+        parts.append(Text(f"clue memory: {remembered} of {len(board.clues)} clues were answered in solved puzzles; "
+                          f"their answers come first (--task-set recall=0: no memory)", style="dim"))
+    if task is not None and task.probe_off():
+        parts.append(Text(f"hidden-state probe off: {task.probe_off()}; the objective goes on without it", style="dim"))
     line = scored(task, result) if task is not None and result is not None else None
     if line is not None:
         parts.append(line)

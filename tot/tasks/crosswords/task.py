@@ -44,8 +44,8 @@ class MiniCrossword:
         memory: ClueMemory | None = None,
         recall: float = RECALL,
     ) -> None:
-        """`words`: the dictionary (default `dictionary()` and the memory's answers). The rest configure `model_evaluator`: `width`
-        fills offered per board, `scale` how a board's value falls with its bound (see
+        """`words`: the dictionary (default `dictionary()` and the memory's answers). The rest configure
+        `model_evaluator`: `width` fills offered per board, `scale` how a board's value falls with its bound (see
         `tot.tasks.crosswords.search.GridBound`), `temperature` what belief propagation divides clue
         scores by, `ranker` the clue re-ranker (a `scoring.Ranker`; default the shipped weights), `reverse` the
         weight of the reverse channel in the objective (0: forward scores only), `reverse_top` how many words per
@@ -80,6 +80,7 @@ class MiniCrossword:
         self._recalled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._lexicon: Any = None
         self._scorer: Any = None  # the clue scores of the last evaluator made (for the diagnostic in `metrics`)
+        self._probe_off = ""  # why the last evaluator made runs without the probe, where it was asked for
         self._show: Callable[[Any], None] | None = None
         self.options: dict[str, Any] = {"width": width, "scale": scale, "temperature": temperature, "ranker": ranker,
                                         "reverse": reverse, "reverse_top": reverse_top,
@@ -251,16 +252,25 @@ class MiniCrossword:
         return verdict
 
     def report(self, puzzle: str, result: Any) -> dict[str, Any]:
-        """After a search: the grid it ended on (its answer, else its best board so far, `_` for blanks)
-        and, for a numbered puzzle, the metrics against the gold grid."""
+        """After a search: the grid it ended on (its answer, else its best board so far, `_` for blanks),
+        for a numbered puzzle the metrics against the gold grid, and why the probe was off (`probe_off`), if it was."""
         board = self.final_board(puzzle, result)
-        grid = " ".join(board.rows())
-        return {"grid": grid} if puzzle_index(puzzle) is None else {"grid": grid, "metrics": metrics(puzzle, board)}
+        found: dict[str, Any] = {"grid": " ".join(board.rows())}
+        if puzzle_index(puzzle) is not None:
+            found["metrics"] = metrics(puzzle, board)
+        if self.probe_off():
+            found["probe_off"] = self.probe_off()
+        return found
 
     def forget_evaluator(self) -> None:
         """Forget the clue scores of the last evaluator made here (`tot.api.make_evaluator` calls this before it
         makes any evaluator), so a later search with another evaluator gets no diagnostic from them."""
-        self._scorer = None
+        self._scorer, self._probe_off = None, ""
+
+    def probe_off(self) -> str:
+        """Why the last search ran without the hidden-state probe though it was asked for (another model, or a
+        backend without hidden states, e.g. a server); "" when it ran with it or was not asked for."""
+        return self._probe_off or str(getattr(self._scorer, "probe_off", ""))
 
     def prompts(self) -> tuple[str, ...]:
         """The answer prompts whose scores the clue re-ranker reads (keys of `scoring.PROMPTS`)."""
@@ -285,11 +295,14 @@ class MiniCrossword:
             raise InputError("the crossword evaluator needs a model")
         o = self.options
         scorer: Any = None
+        self._probe_off = ""
         if needs_model and model is not None:
             scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"], memory=self.memory, recall=o["recall"])
             if o["reverse"] > 0:
                 probe = default_probe() if o["probe"] > 0 else None
                 fitted = probe is not None and probe.model == model.name  # fitted on this model's hidden states
+                if probe is not None and not fitted:
+                    self._probe_off = f"the probe was fitted on {probe.model}, not on {model.name}"
                 scorer = CheckedScorer(scorer, model, weight=o["reverse"], top=o["reverse_top"],
                                        quantile=o["reverse_quantile"], probe=probe,
                                        probe_weight=o["probe"] if fitted else 0.0)
