@@ -116,3 +116,20 @@ def test_the_grid_view_says_which_clues_were_remembered_and_how_to_turn_the_memo
         remembered = sum(bool(default_memory().recall(clue)) for clue in load_clues("0"))
         assert (f"clue memory: {remembered} of 10 clues" in text) == shown and ("remembered" in text) == shown
         assert shown == (remembered > 0 and "--task-set recall=0" in text)
+
+
+def test_a_memory_file_of_your_own_is_read_and_a_missing_or_corrupt_one_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    own = tmp_path / "mine.json"
+    own.write_text(json.dumps(ClueMemory.of([("An engine", "MOTOR")]).as_dict()))
+    assert MiniCrossword(memory=str(own)).memory == ClueMemory.of([("An engine", "MOTOR")])
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"clues": {"An engine": {"MOTOR": "many"}}')
+    for path, message in ((tmp_path / "none.json", "cannot read the crossword memory file"),
+                          (broken, "is not a crossword memory file")):
+        result = CliRunner().invoke(app, ["solve", "crossword", "0", "--task-set", f"memory={path}", "--generator",
+                                          "all", "--evaluator", "uniform"])
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    remembered = CliRunner().invoke(app, ["solve", "crossword", "0", "--task-set", f"memory={own}", "--generator", "all",
+                                          "--evaluator", "uniform", "--max-nodes", "30"])
+    assert "clue memory: 1 of 10 clues" in remembered.output

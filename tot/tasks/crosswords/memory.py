@@ -11,17 +11,21 @@ It enters the crossword two ways, so that the model-free search gets the same me
   share of the clue's remembered answers that are `word` (`ClueScorer`);
 - the task offers a clue's remembered answers before the other words (`MiniCrossword.candidates`), which
   is the order a model-free search (`--generator all`) tries them in.
+Your own solved puzzles: a JSON file `{"clues": {clue: {answer: count}}}` (`ClueMemory.of(pairs).as_dict()`),
+given as `MiniCrossword(memory=path)` or `--task-set memory=path`.
 A remembered answer the dictionary lacks (11 of the shipped memory's, e.g. NERTS) joins the task's dictionary.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from tot.errors import InputError
@@ -72,6 +76,15 @@ class ClueMemory:
 def default_memory() -> ClueMemory:
     """The shipped memory: the 60 training puzzles' clues and answers (tot/data/crossword-memory.json)."""
     return load_memory(files("tot.data").joinpath(MEMORY_FILE).read_text(encoding="utf-8"), MEMORY_FILE)
+
+
+def read_memory(path: str | os.PathLike[str]) -> ClueMemory:
+    """The memory file at `path` (as `load_memory` reads it); InputError when missing, unreadable or malformed."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read the crossword memory file {path}: {getattr(error, 'strerror', None) or error}") from None
+    return load_memory(text, str(path))
 
 
 def load_memory(text: str, source: str = "memory") -> ClueMemory:

@@ -8,6 +8,7 @@ when it is the gold grid. The search and its evaluator never read the gold grid.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -17,7 +18,7 @@ from tot.errors import InputError
 from tot.models import Model
 from tot.tasks.crosswords.board import BLANK, SIZE, SLOTS, Board, Fill, fits, parse_grid
 from tot.tasks.crosswords.dictionary import WordList, dictionary, dictionary_with
-from tot.tasks.crosswords.memory import RECALL, ClueMemory, default_memory
+from tot.tasks.crosswords.memory import RECALL, ClueMemory, default_memory, read_memory
 from tot.tasks.crosswords.probe import PROBE_WEIGHT
 from tot.tasks.crosswords.puzzles import empty, gold, grade, load_clues, puzzle_index
 
@@ -41,7 +42,7 @@ class MiniCrossword:
         reverse_quantile: float = 0.5,
         probe: float = PROBE_WEIGHT,
         free: int = 0,
-        memory: ClueMemory | None = None,
+        memory: ClueMemory | str | os.PathLike[str] | None = None,
         recall: float = RECALL,
     ) -> None:
         """`words`: the dictionary (default `dictionary()` and the memory's answers). The rest configure
@@ -55,8 +56,8 @@ class MiniCrossword:
         many of the first grid's least likely clues are each left free to their crossings in a search of their own,
         for answers the dictionary lacks (see `search.GradingEvaluator.variants`; 0, the default: none; 2 gained
         on the training puzzles, not on the evaluation sets: benchmarks/RESULTS.md). `memory`: the answers of
-        solved puzzles (a `memory.ClueMemory`; default the 60 training puzzles'), offered first for a clue it holds
-        and mixed into the clue scores with weight `recall` (0: no memory at all)."""
+        solved puzzles (a `memory.ClueMemory`, or a memory file's path; default the 60 training puzzles'), offered
+        first for a clue it holds and mixed into the clue scores with weight `recall` (0: no memory at all)."""
         numbers = {"width": width, "scale": scale, "temperature": temperature, "reverse": reverse,
                    "reverse_top": reverse_top, "reverse_quantile": reverse_quantile, "probe": probe, "free": free,
                    "recall": recall}
@@ -65,8 +66,10 @@ class MiniCrossword:
                 raise InputError(f"crossword option {key} must be a number, got {value!r}")
         if words is not None and not isinstance(words, WordList):
             raise InputError(f"crossword option words must be a WordList, got {type(words).__name__}")
+        if isinstance(memory, (str, os.PathLike)):
+            memory = read_memory(memory)
         if memory is not None and not isinstance(memory, ClueMemory):
-            raise InputError(f"crossword option memory must be a ClueMemory, got {type(memory).__name__}")
+            raise InputError(f"crossword option memory must be a ClueMemory or a memory file, got {type(memory).__name__}")
         if width <= 0:
             raise InputError(f"width must be positive, got {width}")
         if probe < 0:
