@@ -71,7 +71,7 @@ class CheckedScorer:
         self.weight, self.top, self.quantile = weight, top, quantile
         self.probe = probe if probe_weight > 0 else None
         self.probe_weight = probe_weight
-        self.probe_off = ""  # why the probe was turned off (a backend without one layer's hidden states)
+        self.probe_off = ""  # why the probe is off though asked for (another model; a backend without hidden states)
         self.asked: dict[str, dict[int, float]] = {}  # clue -> word index -> log P(clue | word) (+ the probe's part)
         self.unlisted_asked: dict[tuple[str, str], float] = {}  # (clue, word not in the dictionary) -> the same
         self._scores: dict[str, Array] = {}  # clue -> the objective's scores, until a new word is asked

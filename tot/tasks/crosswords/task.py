@@ -83,7 +83,6 @@ class MiniCrossword:
         self._recalled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._lexicon: Any = None
         self._scorer: Any = None  # the clue scores of the last evaluator made (for the diagnostic in `metrics`)
-        self._probe_off = ""  # why the last evaluator made runs without the probe, where it was asked for
         self._show: Callable[[Any], None] | None = None
         self.options: dict[str, Any] = {"width": width, "scale": scale, "temperature": temperature, "ranker": ranker,
                                         "reverse": reverse, "reverse_top": reverse_top,
@@ -153,7 +152,7 @@ class MiniCrossword:
         open_slots = board.open_slots()
         if not open_slots:
             return []
-        slot = min(open_slots, key=lambda s: (len(self.candidates(board, s)), s))
+        slot = min(open_slots, key=lambda s: (len(self.words.matches(board.pattern(s))), s))  # the memory's order later
         return [Fill(slot, word) for word in self.candidates(board, slot)]
 
     def result(self, board: Board, action: Fill) -> Board:
@@ -268,12 +267,12 @@ class MiniCrossword:
     def forget_evaluator(self) -> None:
         """Forget the clue scores of the last evaluator made here (`tot.api.make_evaluator` calls this before it
         makes any evaluator), so a later search with another evaluator gets no diagnostic from them."""
-        self._scorer, self._probe_off = None, ""
+        self._scorer = None
 
     def probe_off(self) -> str:
         """Why the last search ran without the hidden-state probe though it was asked for (another model, or a
         backend without hidden states, e.g. a server); "" when it ran with it or was not asked for."""
-        return self._probe_off or str(getattr(self._scorer, "probe_off", ""))
+        return str(getattr(self._scorer, "probe_off", ""))
 
     def prompts(self) -> tuple[str, ...]:
         """The answer prompts whose scores the clue re-ranker reads (keys of `scoring.PROMPTS`)."""
@@ -298,17 +297,16 @@ class MiniCrossword:
             raise InputError("the crossword evaluator needs a model")
         o = self.options
         scorer: Any = None
-        self._probe_off = ""
         if needs_model and model is not None:
             scorer = ClueScorer(model, self.lexicon, ranker=o["ranker"], memory=self.memory, recall=o["recall"])
             if o["reverse"] > 0:
                 probe = default_probe() if o["probe"] > 0 else None
                 fitted = probe is not None and probe.model == model.name  # fitted on this model's hidden states
-                if probe is not None and not fitted:
-                    self._probe_off = f"the probe was fitted on {probe.model}, not on {model.name}"
                 scorer = CheckedScorer(scorer, model, weight=o["reverse"], top=o["reverse_top"],
                                        quantile=o["reverse_quantile"], probe=probe,
                                        probe_weight=o["probe"] if fitted else 0.0)
+                if probe is not None and not fitted:
+                    scorer.probe_off = f"the probe was fitted on {probe.model}, not on {model.name}"
         self._scorer = scorer
         return make_evaluator(self, scorer, generator=generator, valuer=valuer, width=o["width"], scale=o["scale"],
                               temperature=o["temperature"], free=o["free"])
