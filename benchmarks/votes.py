@@ -14,7 +14,10 @@ how much of the one-pass winner is position bias. Timed too: the rotated one-pas
 one pass per cyclic order, averaged), and untimed the same on the reversed choices. Where the results
 file holds the judge's scores of the passages, each voter's winner is also scored by the judge, beside
 the mean of the choices (what a random pick gets). With `--conclude` the sampled runs are
-`vote-conclude` (an abstaining voter's choice read after its text and "The best choice is ").
+`vote-conclude` (an abstaining voter's choice read after its text and "The best choice is "). With
+`--vote-tokens N` each sampled voter may write N tokens (the text task's own limit is 150); the tokens
+the voters wrote are recorded, since the speed ratio is mostly how much they write against how long the
+prompt is to read.
 A winner is the choice with the most votes (or probability), ties to the lower number; a sampled vote where every voter abstained has no winner, and
 agreement is counted over the votes where both runs compared have one (their number is reported).
 
@@ -48,6 +51,7 @@ class VoteConfig:
     votes: int = 5
     conclude: bool = False  # the sampled runs are `vote-conclude`: an abstaining voter is asked to conclude
     runs: int = len(SEEDS)  # sampled runs held (0: only the one-pass votes)
+    vote_tokens: int | None = None  # each sampled voter's token limit (None: the task's)
     judged: tuple[float, ...] = ()  # the judge's score of each choice, from the results file (not part of the key)
 
     @property
@@ -63,6 +67,8 @@ class VoteConfig:
             found["conclude"] = True
         if self.runs != len(SEEDS):
             found["runs"] = self.runs
+        if self.vote_tokens is not None:
+            found["vote_tokens"] = self.vote_tokens
         return found
 
 
@@ -114,14 +120,17 @@ def run_vote(job: Job, model: Model | None) -> Record:
         if reseed is not None:
             reseed(seed)  # also empties the cache
         started = time.perf_counter()
-        votes = SampledVote(task, model, votes=config.votes, conclude=config.conclude).vote(states)
+        voter = SampledVote(task, model, votes=config.votes, conclude=config.conclude, max_tokens=config.vote_tokens)
+        before = model.meter.generated_tokens
+        votes = voter.vote(states)
         out[f"sampled_{run}"] = {"counts": list(votes.counts), "abstentions": votes.abstentions,
-                                 "concluded": votes.concluded, "seconds": round(time.perf_counter() - started, 3)}
+                                 "concluded": votes.concluded, "seconds": round(time.perf_counter() - started, 3),
+                                 "tokens": model.meter.generated_tokens - before}
     return out
 
 
 def jobs(records: Sequence[Record], rows: list[int] | None, choices: int, seed: int, model: harness.ModelSpec,
-         *, conclude: bool = False, runs: int = len(SEEDS)) -> list[Job]:
+         *, conclude: bool = False, runs: int = len(SEEDS), vote_tokens: int | None = None) -> list[Job]:
     """One vote per input of the results: the first `choices` IO passages."""
     judged = {r["config"]["of"]: r["scores"] for r in records if r.get("kind") == "judge" and "of" in r.get("config", {})}
     found = []
@@ -134,7 +143,7 @@ def jobs(records: Sequence[Record], rows: list[int] | None, choices: int, seed: 
         if len(texts) < 2:
             continue
         scores = judged.get(record["key"], [])
-        config = VoteConfig(texts, conclude=conclude, runs=runs,
+        config = VoteConfig(texts, conclude=conclude, runs=runs, vote_tokens=vote_tokens,
                             judged=tuple(scores[: len(texts)]) if len(scores) >= len(texts) else ())
         key = harness.job_key("vote", "text", record["puzzle"], config.as_dict(), seed, model.identity())
         found.append(Job(run_vote, "vote", "text", Puzzle(record["puzzle"], record.get("row")), config, seed, key))
@@ -159,6 +168,7 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
     abstained = sum(run["abstentions"] for run in runs)
     concluded = sum(run.get("concluded", 0) for run in runs)
     asked = sum(sum(run["counts"]) for run in runs) - concluded + abstained  # concluded: in the counts and abstentions
+    tokens = [run["tokens"] for run in runs if "tokens" in run]  # written by the 5 voters of a sampled run
     return {
         "votes": len(lines),
         "choices": statistics.fmean(r["config"]["choices"] for r in lines),
@@ -174,6 +184,7 @@ def summary(records: Sequence[Record]) -> dict[str, Any]:
         **_rotated(lines, rotated, first, sampled_seconds),
         "judge_score_of_winner": _judged(lines),
         "sampled_abstentions": f"{abstained} of {asked}",
+        "sampled_tokens_per_vote": round(statistics.fmean(tokens), 1) if tokens else None,
         "sampled_concluded": concluded,
         "sampled_without_winner": sum(winner(run["counts"]) is None for run in runs),
         "one_pass_winner_counts": _counts(one),
@@ -240,11 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                             help="sampled runs as `vote-conclude`: a voter naming no choice is asked to conclude")
         parser.add_argument("--sampled-runs", type=int, choices=range(len(SEEDS) + 1), default=len(SEEDS),
                             help=f"sampled runs per vote (default {len(SEEDS)}; 0 holds only the one-pass votes)")
+        parser.add_argument("--vote-tokens", type=int, default=None,
+                            help="each sampled voter's token limit (default: the task's, 150 for the text task)")
 
     return judging.probe_main(
         argv, "python -m tot.bench.votes", __doc__ or "", "text-votes.jsonl",
         lambda records, rows, args, spec: jobs(records, rows, args.choices, args.seed, spec, conclude=args.conclude,
-                                                     runs=args.sampled_runs),
+                                                     runs=args.sampled_runs, vote_tokens=args.vote_tokens),
         summary, choices,
     )
 

@@ -162,6 +162,12 @@ def test_the_vote_and_judge_check_benches_run_on_a_results_file(tmp_path: Path, 
     lines = [json.loads(line) for line in concluded.read_text().splitlines()]
     assert all(line["config"]["conclude"] and line["sampled_1"]["concluded"] == 5 for line in lines)
     assert all(sum(line["sampled_1"]["counts"]) == 5 for line in lines)  # every abstaining voter concluded
+    longer = tmp_path / "votes-400.jsonl"
+    assert votes.main([str(results), "--out", str(longer), "--choices", "3", "--vote-tokens", "400"]) == 0
+    lines = [json.loads(line) for line in longer.read_text().splitlines()]
+    assert all(line["config"]["vote_tokens"] == 400 and line["sampled_1"]["tokens"] == 0 for line in lines)
+    assert votes.summary(lines)["sampled_tokens_per_vote"] == 0.0  # the writer writes nothing
+    assert "vote_tokens" not in json.loads(concluded.read_text().splitlines()[0])["config"]  # default: not in the key
     checks = tmp_path / "checks.jsonl"
     assert judge_checks.main([str(results), "--out", str(checks)]) == 0
     probes = [json.loads(line) for line in checks.read_text().splitlines()]

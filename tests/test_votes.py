@@ -86,6 +86,25 @@ def test_sampled_vote_counts_each_completion() -> None:
     assert "Choice 3:" in model.prompts[0] and "plan 2" in model.prompts[0]
 
 
+def test_a_sampled_vote_can_give_its_voters_another_token_limit() -> None:
+    class Limits(ScriptedModel):
+        def __init__(self) -> None:
+            super().__init__(["The best choice is 2"] * 10)
+            self.limits: list[int] = []
+
+        def sample(self, prompt: str, n: int, *, max_tokens: int, **options: Any) -> list[str]:
+            self.limits.append(max_tokens)
+            return super().sample(prompt, n, max_tokens=max_tokens, **options)
+
+    task, drafts = _drafts(3)
+    model = Limits()
+    assert SampledVote(task, model).vote(drafts).counts == (0, 5, 0)
+    assert SampledVote(task, model, max_tokens=400).vote(drafts).counts == (0, 5, 0)
+    assert model.limits == [task.vote_tokens, 400]
+    with pytest.raises(InputError, match="token limit must be positive"):
+        SampledVote(task, model, max_tokens=0)
+
+
 def test_vote_conclude_asks_each_abstaining_voter_to_conclude() -> None:
     task, drafts = _drafts(3)
     # The voter's own text decides: after "...choice two..." the number read is 2, after anything else 3.

@@ -136,24 +136,28 @@ class SampledVote:
     """The paper's vote: n sampled completions of the vote prompt, each parsed for "The best choice is N".
 
     With `conclude`, a completion that names no existing choice is followed by "The best choice is "
-    and the likeliest choice number is read from one forward pass (`vote-conclude`).
+    and the likeliest choice number is read from one forward pass (`vote-conclude`). `votes` and
+    `max_tokens` (per voter) override the task's vote prompt's.
     """
 
-    def __init__(self, task: Any, model: Model, *, votes: int | None = None, conclude: bool = False) -> None:
+    def __init__(self, task: Any, model: Model, *, votes: int | None = None, conclude: bool = False,
+                 max_tokens: int | None = None) -> None:
         _check_votable(task)
         if votes is not None and votes <= 0:
             raise InputError(f"votes must be positive, got {votes}")
+        if max_tokens is not None and max_tokens <= 0:
+            raise InputError(f"a voter's token limit must be positive, got {max_tokens}")
         self.task, self.model, self.votes, self.conclude = task, model, votes, conclude
+        self.max_tokens = max_tokens
         self.name = "vote-conclude" if conclude else "vote"
 
     def vote(self, states: Sequence[Any]) -> Votes:
         """One vote among `states`."""
         prompt: VotePrompt = self.task.vote_prompt(list(states))
-        check_fits(self.model, prompt.text, prompt.max_tokens + (16 if self.conclude else 0), "vote prompt")
+        limit = self.max_tokens or prompt.max_tokens
+        check_fits(self.model, prompt.text, limit + (16 if self.conclude else 0), "vote prompt")
         n = self.votes or prompt.votes
-        texts = self.model.sample(
-            prompt.text, n, max_tokens=prompt.max_tokens, temperature=prompt.temperature, stop=prompt.stop
-        )
+        texts = self.model.sample(prompt.text, n, max_tokens=limit, temperature=prompt.temperature, stop=prompt.stop)
         votes = count_votes(texts, len(states))
         self.model.meter.votes += len(texts)
         self.model.meter.abstentions += votes.abstentions
