@@ -244,6 +244,13 @@ def _counts(winners: Sequence[int | None]) -> dict[str, int]:
     return dict(sorted(found.items()))
 
 
+def _positive(text: str) -> int:
+    """A positive whole number, for argparse."""
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     def choices(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--choices", type=int, default=5, help="IO passages per vote (default 5)")
@@ -251,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             help="sampled runs as `vote-conclude`: a voter naming no choice is asked to conclude")
         parser.add_argument("--sampled-runs", type=int, choices=range(len(SEEDS) + 1), default=len(SEEDS),
                             help=f"sampled runs per vote (default {len(SEEDS)}; 0 holds only the one-pass votes)")
-        parser.add_argument("--vote-tokens", type=int, default=None,
+        parser.add_argument("--vote-tokens", type=_positive, default=None,
                             help="each sampled voter's token limit (default: the task's, 150 for the text task)")
 
     return judging.probe_main(

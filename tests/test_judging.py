@@ -168,6 +168,9 @@ def test_the_vote_and_judge_check_benches_run_on_a_results_file(tmp_path: Path, 
     assert all(line["config"]["vote_tokens"] == 400 and line["sampled_1"]["tokens"] == 0 for line in lines)
     assert votes.summary(lines)["sampled_tokens_per_vote"] == 0.0  # the writer writes nothing
     assert "vote_tokens" not in json.loads(concluded.read_text().splitlines()[0])["config"]  # default: not in the key
+    with pytest.raises(SystemExit) as failed:  # argparse: one line and exit 2, before any model is loaded
+        votes.main([str(results), "--out", str(longer), "--vote-tokens", "0"])
+    assert failed.value.code == 2
     checks = tmp_path / "checks.jsonl"
     assert judge_checks.main([str(results), "--out", str(checks)]) == 0
     probes = [json.loads(line) for line in checks.read_text().splitlines()]
