@@ -96,8 +96,8 @@ def crossword_view(board: Board, truth: str | None, metrics: dict[str, float], t
     if remembered:
         parts.append(Text(f"clue memory: {remembered} of {len(board.clues)} clues were answered in solved puzzles; "
                           f"their answers come first (--task-set recall=0: no memory)", style="dim"))
-    if task is not None and task.probe_off():
-        parts.append(Text(f"hidden-state probe off: {task.probe_off()}; the objective goes on without it", style="dim"))
+    if task is not None and (off := task.probe_off()):
+        parts.append(Text(f"hidden-state probe off: {off}; the objective goes on without it", style="dim"))
     line = scored(task, result) if task is not None and result is not None else None
     if line is not None:
         parts.append(line)

@@ -35,6 +35,12 @@ MEMORY_FILE = "crossword-memory.json"
 RECALL = 0.9  # the memory's share of a remembered clue's probability: chosen on the training puzzles (0.5 and 0.9 tried)
 
 
+def check_recall(recall: float) -> None:
+    """Raise InputError unless `recall` (the memory's weight) is in [0, 1)."""
+    if not 0.0 <= recall < 1.0:
+        raise InputError(f"recall must be in [0, 1), got {recall}")
+
+
 def normalise_clue(clue: str) -> str:
     """A clue's text as the memory keys it: lower case, single spaces, no final full stop."""
     return re.sub(r"\s+", " ", clue).strip().lower().removesuffix(".").strip()

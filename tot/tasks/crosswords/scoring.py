@@ -32,7 +32,7 @@ from tot.errors import InputError
 from tot.models import Model, score_many
 from tot.tasks.crosswords.dictionary import english_words, word_frequencies
 from tot.tasks.crosswords.letters import LetterModel
-from tot.tasks.crosswords.memory import ClueMemory
+from tot.tasks.crosswords.memory import ClueMemory, check_recall
 from tot.tasks.crosswords.propagation import Array, Lexicon
 
 ANSWER_PROMPT = """Crossword answers: each clue is answered by one five-letter English word.
@@ -273,8 +273,7 @@ class ClueScorer:
 
     def __init__(self, model: Model, lexicon: Lexicon, *, ranker: Ranker | None = None, expand: int = 62,
                  memory: ClueMemory | None = None, recall: float = 0.0) -> None:
-        if not 0.0 <= recall < 1.0:
-            raise InputError(f"recall must be in [0, 1), got {recall}")
+        check_recall(recall)
         self.model, self.lexicon, self.expand = model, lexicon, expand
         self.memory: ClueMemory | None = memory if recall > 0 else None
         self.recall = recall if memory is not None else 0.0

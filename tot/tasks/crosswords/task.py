@@ -18,7 +18,7 @@ from tot.errors import InputError
 from tot.models import Model
 from tot.tasks.crosswords.board import BLANK, SIZE, SLOTS, Board, Fill, fits, parse_grid
 from tot.tasks.crosswords.dictionary import WordList, dictionary, dictionary_with
-from tot.tasks.crosswords.memory import RECALL, ClueMemory, default_memory, read_memory
+from tot.tasks.crosswords.memory import RECALL, ClueMemory, check_recall, default_memory, read_memory
 from tot.tasks.crosswords.probe import PROBE_WEIGHT
 from tot.tasks.crosswords.puzzles import empty, gold, grade, load_clues, puzzle_index
 
@@ -76,8 +76,7 @@ class MiniCrossword:
             raise InputError(f"probe must be >= 0, got {probe}")
         if free < 0:
             raise InputError(f"free must be >= 0, got {free}")
-        if not 0.0 <= recall < 1.0:
-            raise InputError(f"recall must be in [0, 1), got {recall}")
+        check_recall(recall)
         self._words = words
         self._memory = memory
         self._recalled: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -130,14 +129,15 @@ class MiniCrossword:
     def candidates(self, board: Board, slot: int) -> tuple[str, ...]:
         """The dictionary words that fit clue `slot` on `board`: the memory's answers to its clue first (most
         often given first), then the others in alphabetical order."""
-        fitting = self.words.matches(board.pattern(slot))
+        pattern = board.pattern(slot)
         memory = self.memory
         if memory is None:
-            return fitting
-        key = (board.clues[slot], board.pattern(slot))
+            return self.words.matches(pattern)
+        key = (board.clues[slot], pattern)
         found = self._recalled.get(key)
         if found is None:
-            first = [w for w in memory.recall(board.clues[slot]) if fits(w, board.pattern(slot)) and w in self.words]
+            fitting = self.words.matches(pattern)
+            first = [w for w in memory.recall(board.clues[slot]) if fits(w, pattern) and w in self.words]
             found = tuple(first) + tuple(w for w in fitting if w not in first) if first else fitting
             if len(self._recalled) < 20_000:
                 self._recalled[key] = found
@@ -260,8 +260,8 @@ class MiniCrossword:
         found: dict[str, Any] = {"grid": " ".join(board.rows())}
         if puzzle_index(puzzle) is not None:
             found["metrics"] = metrics(puzzle, board)
-        if self.probe_off():
-            found["probe_off"] = self.probe_off()
+        if off := self.probe_off():
+            found["probe_off"] = off
         return found
 
     def forget_evaluator(self) -> None:
